@@ -1,0 +1,1 @@
+"""Sources (Prometheus, DCGM, OTLP, Loki, Alertmanager) and sinks (ClickHouse, webhooks)."""

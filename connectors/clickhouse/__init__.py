@@ -1,0 +1,1 @@
+"""ClickHouse access through clickhouse-connect: client factory and migrations."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by every component (confluent-kafka underneath)."""
