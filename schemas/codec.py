@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,19 +55,19 @@ def schema_path(name: str, version: int | None = None) -> Path:
     return AVRO_DIR / "history" / f"{name}.v{version}.avsc"
 
 
-def _without_logical_types(node: Any) -> Any:
+def strip_logical_types(node: Any) -> Any:
     """Drop ``logicalType`` so timestamps stay plain epoch integers on the hot path.
 
     The Parsing Canonical Form ignores logical types, so fingerprints are unchanged.
     """
     if isinstance(node, list):
-        return [_without_logical_types(n) for n in node]
+        return [strip_logical_types(n) for n in node]
     if isinstance(node, dict):
-        return {k: _without_logical_types(v) for k, v in node.items() if k != "logicalType"}
+        return {k: strip_logical_types(v) for k, v in node.items() if k != "logicalType"}
     return node
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str, version: int | None = None) -> dict[str, Any]:
     """The parsed (fastavro) schema ``name`` (e.g. ``"metric_batch"``).
 
@@ -76,7 +76,7 @@ def load_schema(name: str, version: int | None = None) -> dict[str, Any]:
     path = schema_path(name, version)
     if not path.exists():
         raise UnknownSchemaError(f"no schema {name!r} (version {version}) in {AVRO_DIR}")
-    return fastavro.parse_schema(_without_logical_types(json.loads(path.read_text())))
+    return fastavro.parse_schema(strip_logical_types(json.loads(path.read_text())))
 
 
 def raw_schema(name: str, version: int | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import fastavro
 import httpx
 
+from schemas.codec import strip_logical_types
 from schemas.errors import RegistryError, UnknownSchemaError
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -53,7 +54,7 @@ class SchemaRegistryClient:
             raise RegistryError(f"registry refused {subject}: {resp.status_code} {resp.text}")
         schema_id = int(resp.json()["id"])
         self._ids[key] = schema_id
-        self._schemas[schema_id] = fastavro.parse_schema(schema)
+        self._schemas[schema_id] = fastavro.parse_schema(strip_logical_types(schema))
         return schema_id
 
     def schema_by_id(self, schema_id: int) -> dict[str, Any]:
@@ -68,6 +69,6 @@ class SchemaRegistryClient:
             raise UnknownSchemaError(f"schema id {schema_id} not in the registry")
         if resp.status_code >= 400:
             raise RegistryError(f"registry error for id {schema_id}: {resp.status_code}")
-        parsed = fastavro.parse_schema(json.loads(resp.json()["schema"]))
+        parsed = fastavro.parse_schema(strip_logical_types(json.loads(resp.json()["schema"])))
         self._schemas[schema_id] = parsed
         return parsed

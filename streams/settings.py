@@ -64,6 +64,48 @@ class Settings(BaseSettings):
     clickhouse_tcp_port: int = Field(default=19000, description="Local ClickHouse native port.")
     log_level: str = Field(default="INFO", description="Log level for every component.")
     log_format: str = Field(default="console", description="'console' or 'json' log lines.")
+    # LLM explanation chain (optional: with no provider the deterministic template is used).
+    llm_providers: str = Field(
+        default="", description="Comma-separated provider order, e.g. 'vllm,anthropic,openai'."
+    )
+    llm_max_retries: int = Field(default=1, description="Retries per provider (retryable errors).")
+    llm_backoff_s: float = Field(default=0.5, description="First retry backoff; doubles each try.")
+    llm_max_backoff_s: float = Field(
+        default=8.0, description="Longest backoff or retry-after honoured; longer: next provider."
+    )
+    llm_breaker_failures: int = Field(
+        default=3, description="Consecutive failures that open a provider's circuit breaker."
+    )
+    llm_breaker_reset_s: float = Field(
+        default=60.0, description="Seconds an open breaker waits before one trial call."
+    )
+    llm_max_tokens: int = Field(default=1024, description="Max completion tokens per call.")
+    vllm_url: str | None = Field(
+        default=None, description="vLLM OpenAI-compatible base URL (http://vllm:8000/v1)."
+    )
+    vllm_model: str = Field(default="", description="Model name served by vLLM.")
+    vllm_api_key: SecretStr | None = Field(default=None, description="vLLM --api-key, if set.")
+    vllm_timeout_s: float = Field(default=60.0, description="Per-call timeout for vLLM.")
+    vllm_price_in_per_1k: float = Field(default=0.0, description="USD per 1k prompt tokens.")
+    vllm_price_out_per_1k: float = Field(default=0.0, description="USD per 1k output tokens.")
+    openai_api_key: SecretStr | None = Field(default=None, description="OpenAI API key.")
+    openai_model: str = Field(default="gpt-4o-mini", description="OpenAI model name.")
+    openai_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL override (proxy, gateway)."
+    )
+    openai_timeout_s: float = Field(default=30.0, description="Per-call timeout for OpenAI.")
+    openai_price_in_per_1k: float = Field(default=0.00015, description="USD per 1k prompt tokens.")
+    openai_price_out_per_1k: float = Field(default=0.0006, description="USD per 1k output tokens.")
+    anthropic_api_key: SecretStr | None = Field(default=None, description="Anthropic API key.")
+    anthropic_model: str = Field(default="claude-haiku-4-5", description="Anthropic model name.")
+    anthropic_base_url: str | None = Field(
+        default=None, description="Anthropic API base URL override (proxy, gateway)."
+    )
+    anthropic_timeout_s: float = Field(default=30.0, description="Per-call timeout for Anthropic.")
+    anthropic_price_in_per_1k: float = Field(default=0.001, description="USD per 1k prompt tokens.")
+    anthropic_price_out_per_1k: float = Field(
+        default=0.005, description="USD per 1k output tokens."
+    )
 
     @property
     def uses_local_kafka(self) -> bool:
@@ -80,3 +122,23 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
+
+
+def settings_table() -> str:
+    """The README's configuration table (Markdown), generated from the fields above."""
+    home_defaults = {
+        "data_dir": "~/.local/share/aiops-nextgen",
+        "cache_dir": "~/.cache/aiops-nextgen",
+    }
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = home_defaults.get(name, "(computed)")
+        elif field.default is None:
+            default = "unset"
+        elif field.default == "":
+            default = '""'
+        else:
+            default = str(field.default)
+        rows.append(f"| `AIOPS_{name.upper()}` | `{default}` | {field.description or ''} |")
+    return "\n".join(rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import db, stack, topics
+from streams.cli import config, db, stack, topics
 from streams.logs_setup import configure_logging
 from streams.settings import get_settings
 
@@ -16,8 +16,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(stack.app, name="stack", help="Start, stop and inspect the local Kafka + ClickHouse.")
-app.add_typer(topics.app, name="topics", help="Create, describe and generate the catalogue's topics.")
+app.add_typer(
+    topics.app, name="topics", help="Create, describe and generate the catalogue's topics."
+)
 app.add_typer(db.app, name="db", help="ClickHouse schema migrations.")
+app.add_typer(config.app, name="config", help="Show the settings; regenerate the README table.")
 
 
 @app.callback()

@@ -6,6 +6,7 @@ workers, the tests) finds the running broker and server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -69,17 +70,13 @@ def _stop(pid: int | None, marker: str, timeout: float = 30.0) -> None:
         if not _alive(pid, marker):
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 KAFKA_MARKER = "kafka.Kafka"
@@ -164,14 +161,25 @@ class LocalStack:
         version = self.settings.kafka_version
         libs = kafka.ensure_jars(version, Path(self.settings.cache_dir))
         layout = self.kafka_layout
-        port = self.settings.kafka_port or free_port()
-        if port_open("127.0.0.1", port):
-            raise StackStartError(f"port {port} is taken; set AIOPS_KAFKA_PORT (0 = any)")
-        kafka.write_properties(layout, port, free_port())
-        kafka.format_storage(libs, layout, self.settings.kafka_heap)
-        proc = kafka.spawn_broker(libs, layout, self.settings.kafka_heap)
-        bootstrap = f"127.0.0.1:{port}"
-        wait_kafka_ready(bootstrap, proc, layout, timeout)
+        # With port 0 we pick free ports ourselves (Kafka must advertise the real one);
+        # another process may grab them first, so retry with fresh ports.
+        attempts = 1 if self.settings.kafka_port else 3
+        for attempt in range(attempts):
+            port = self.settings.kafka_port or free_port()
+            if port_open("127.0.0.1", port):
+                raise StackStartError(f"port {port} is taken; set AIOPS_KAFKA_PORT (0 = any)")
+            kafka.write_properties(layout, port, free_port())
+            kafka.format_storage(libs, layout, self.settings.kafka_heap)
+            proc = kafka.spawn_broker(libs, layout, self.settings.kafka_heap)
+            bootstrap = f"127.0.0.1:{port}"
+            try:
+                wait_kafka_ready(bootstrap, proc, layout, timeout)
+                break
+            except StackStartError:
+                _stop(proc.pid, KAFKA_MARKER, timeout=10)
+                _reap(proc.pid)
+                if attempt == attempts - 1:
+                    raise
         state.kafka_bootstrap = bootstrap
         state.kafka_pid = proc.pid
         state.kafka_version = version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
@@ -105,10 +106,8 @@ def test_unknown_schema_name() -> None:
 @given(st.binary(max_size=200))
 def test_any_bytes_decode_or_raise_codec_error(data: bytes) -> None:
     codec = Codec("metric_batch")
-    try:
+    with contextlib.suppress(CodecError):
         codec.decode(data)
-    except CodecError:
-        pass
 
 
 @settings(max_examples=200, deadline=None)
@@ -119,7 +118,5 @@ def test_corrupted_body_never_escapes_as_foreign_error(data: st.DataObject) -> N
     pos = data.draw(st.integers(10, len(payload) - 1))
     payload[pos] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(10, len(payload)))
-    try:
+    with contextlib.suppress(CodecError):
         codec.decode(bytes(payload[:cut]))
-    except CodecError:
-        pass

@@ -8,7 +8,14 @@ import io
 import fastavro
 import pytest
 
-from schemas.codec import SCHEMA_NAMES, Codec, fingerprint, history_versions, load_schema, raw_schema
+from schemas.codec import (
+    SCHEMA_NAMES,
+    Codec,
+    fingerprint,
+    history_versions,
+    load_schema,
+    raw_schema,
+)
 from schemas.compatibility import backward_problems
 from tests.avro_data import sample_record
 
