@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
@@ -124,7 +125,20 @@ def apply(bootstrap: str, topics: tuple[Topic, ...] = TOPICS) -> list[TopicChang
             _wait(admin.incremental_alter_configs(alters, request_timeout=30))
     except KafkaException as exc:
         raise TopicAdminError(str(exc)) from exc
+    _await_converged(bootstrap, topics)
     return changes
+
+
+def _await_converged(bootstrap: str, topics: tuple[Topic, ...], timeout: float = 30.0) -> None:
+    """Return once the broker reports the catalogue's state (metadata propagates async)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = plan(bootstrap, topics)
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TopicAdminError(f"broker did not converge: {pending}")
+        time.sleep(0.2)
 
 
 def _wait(futures: dict) -> None:
