@@ -44,7 +44,8 @@ SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
 SCHEMA_NAMES = (
     "metric_batch", "gpu_batch", "span_batch", "log_batch", "alert", "cluster_record",
-    "anomaly", "incident", "rca_report", "dead_letter",
+    "anomaly", "incident", "rca_report", "dead_letter", "fault_record",
+    "detector_state",
 )
 
 

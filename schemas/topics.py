@@ -95,6 +95,19 @@ TOPICS: tuple[Topic, ...] = (
         retention_ms=30 * DAY_MS,
     ),
     Topic(
+        "aiops.groundtruth", "Ground truth of injected faults (simulator FaultRecords).",
+        "fault_record", "cluster",
+        "a cluster's faults stay in order for the scorecard", partitions=1,
+        retention_ms=30 * DAY_MS,
+    ),
+    Topic(
+        "aiops.detector-state",
+        "Checkpointed per-partition detector state of aiops detect (chunked DetectorState).",
+        "detector_state", "group/topic/partition",
+        "compaction keeps the latest state per input partition for its next owner",
+        partitions=6, retention_ms=-1, cleanup_policy="compact",
+    ),
+    Topic(
         "aiops.deadletter", "Records that could not be processed, with the reason.",
         "dead_letter", "source topic", "one source's failures stay together",
         partitions=1, retention_ms=14 * DAY_MS,

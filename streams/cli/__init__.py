@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import config, db, stack, topics
+from streams.cli import config, db, simulate, stack, topics
 from streams.logs_setup import configure_logging
 from streams.settings import get_settings
 
@@ -20,6 +20,7 @@ app.add_typer(
     topics.app, name="topics", help="Create, describe and generate the catalogue's topics."
 )
 app.add_typer(db.app, name="db", help="ClickHouse schema migrations.")
+app.add_typer(simulate.app, name="simulate", help="Simulate a fleet with labelled faults.")
 app.add_typer(config.app, name="config", help="Show the settings; regenerate the README table.")
 
 

@@ -1,0 +1,1 @@
+"""Ways the simulator delivers a tick: Kafka (direct), HTTP exposition, HTTP pushes."""
