@@ -1,0 +1,1 @@
+"""Publishing to Kafka: the producer wrapper with its outage spool."""

@@ -1,0 +1,1 @@
+"""Pull collectors: Prometheus exposition scrapes, federation/query API, DCGM, CNF."""

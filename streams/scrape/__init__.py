@@ -1,0 +1,1 @@
+"""The spoke-side scrape worker (``aiops scrape``)."""
