@@ -5,6 +5,7 @@ from streams.detectors.cooldown import AlertGate, suppress_repeats
 from streams.detectors.ewma import EwmaDetector
 from streams.detectors.levelshift import LevelShiftDetector
 from streams.detectors.metric import MetricDetector
+from streams.detectors.novelty import NoveltyDetector
 from streams.detectors.robust import RobustDetector
 from streams.detectors.seasonal import SeasonalDetector
 
@@ -13,6 +14,7 @@ __all__ = [
     "EwmaDetector",
     "LevelShiftDetector",
     "MetricDetector",
+    "NoveltyDetector",
     "RobustDetector",
     "SeasonalDetector",
     "Sensitivity",

@@ -35,15 +35,25 @@ class AlertGate:
         return fire
 
 
-def suppress_repeats(score: np.ndarray, peak: np.ndarray, decay: float) -> np.ndarray:
-    """Emit ``score`` only where it beats the (decaying) recent peak; update ``peak`` in place.
+def suppress_repeats(score: np.ndarray, peak: np.ndarray, age: np.ndarray,
+                     hold: int, ok: np.ndarray | None = None) -> np.ndarray:
+    """Emit ``score`` only where it beats the peak emitted in the last ``hold`` samples.
 
-    Keeps the first (and any stronger) point of an excursion and silences its echo.
+    ``peak`` (largest emitted score) and ``age`` (samples since that emission) are
+    updated in place; where ``ok`` is False the state is left untouched.  The first
+    point of an excursion (and any stronger one) is kept and its echo silenced for
+    ``hold`` samples; then the memory is cleared, so a later event scores in full
+    however large the earlier one was.
 
-    >>> peak = np.zeros(1)
-    >>> [float(suppress_repeats(np.array([s]), peak, 0.9)[0]) for s in (0.8, 0.8, 0.3, 0.9)]
-    [0.8, 0.0, 0.0, 0.9]
+    >>> peak, age = np.zeros(1), np.zeros(1, dtype=np.uint16)
+    >>> [float(suppress_repeats(np.array([s]), peak, age, 2)[0])
+    ...  for s in (0.8, 0.8, 0.3, 0.5, 0.9, 0.2, 0.2, 0.4)]
+    [0.8, 0.0, 0.0, 0.5, 0.9, 0.0, 0.0, 0.4]
     """
-    out = np.where(score > peak, score, 0.0)
-    np.maximum(peak * decay, score, out=peak)
-    return out
+    ok = np.ones(score.shape, dtype=bool) if ok is None else ok
+    since = age.astype(np.int64) + 1
+    live = np.where(since > hold, 0.0, peak)
+    emit = ok & (score > live)
+    np.copyto(age, np.where(emit, 0, np.minimum(since, hold + 1)).astype(age.dtype), where=ok)
+    np.copyto(peak, np.where(emit, score, live).astype(peak.dtype), where=ok)
+    return np.where(emit, score, 0.0)

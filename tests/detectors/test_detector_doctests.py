@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["base", "ewma", "robust", "levelshift", "seasonal", "cooldown", "metric"]
+MODULES = ["base", "ewma", "robust", "levelshift", "seasonal", "cooldown", "novelty", "metric"]
 
 
 @pytest.mark.parametrize("name", [f"streams.detectors.{m}" for m in MODULES]

@@ -1,0 +1,1 @@
+"""LLM providers (vLLM/OpenAI-compatible, Anthropic) behind one fallback chain."""

@@ -1,0 +1,239 @@
+"""Ranking rules on hand-made incidents: each causal pattern, callee over callers,
+determinism, evidence and schema compatibility."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from schemas.codec import Codec
+from streams.rca import (
+    DependencyEdge,
+    IncidentContext,
+    LogEvent,
+    RankingConfig,
+    TraceEvidence,
+    rank,
+)
+from tests.rca.incidents import T0, anomaly
+
+
+def top(ctx: IncidentContext) -> dict:
+    return rank(ctx)[0]
+
+
+# -- known causal patterns ---------------------------------------------------------------
+def xid_incident(with_effect: bool = True) -> IncidentContext:
+    anoms = [
+        anomaly("GPU", "node-a/GPU-0", "DCGM_FI_DEV_XID_ERRORS", score=4.0, node="node-a",
+                gpu="GPU-0", pod="trainer-7d9f-abcde"),
+        # A louder but unrelated symptom elsewhere.
+        anomaly("POD", "ml/api-5c7d-xyz12", "http_request_duration_seconds_p99", score=30.0,
+                at_s=30, pod="api-5c7d-xyz12", service="api", node="node-b"),
+    ]
+    if with_effect:
+        anoms.append(anomaly("POD", "ml/trainer-7d9f-abcde", "kube_pod_container_status_restarts",
+                             score=5.0, at_s=20, pod="trainer-7d9f-abcde", node="node-a",
+                             service="trainer"))
+    return IncidentContext("inc-xid", "c1", anoms)
+
+
+def test_gpu_xid_crash_blames_the_gpu() -> None:
+    cause = top(xid_incident())
+    assert (cause["entity_type"], cause["entity"], cause["pattern"]) == (
+        "GPU", "node-a/GPU-0", "gpu_xid_crash")
+    assert any(e["kind"] == "RULE" for e in cause["evidence"])
+
+
+def test_xid_without_crash_is_no_pattern() -> None:
+    causes = rank(xid_incident(with_effect=False))
+    assert all(c["pattern"] == "" for c in causes)
+    assert causes[0]["entity_type"] != "GPU"
+
+
+def test_ptp_freerun_blames_the_clock() -> None:
+    anoms = [
+        anomaly("PTP_INTERFACE", "du-node-1/ens1f0", "openshift_ptp_clock_state", score=3.0,
+                actual=0.0, expected=1.0, node="du-node-1", iface="ens1f0"),
+        anomaly("POD", "ran/du-0", "du_fronthaul_errors_total", score=20.0, at_s=40,
+                pod="du-0", service="du", node="du-node-1"),
+        anomaly("POD", "ran/cu-0", "cu_latency_p99", score=15.0, at_s=45, pod="cu-0",
+                service="cu", node="cu-node-1"),
+    ]
+    cause = top(IncidentContext("inc-ptp", "c1", anoms))
+    assert (cause["entity_type"], cause["entity"], cause["pattern"]) == (
+        "PTP_CLOCK", "du-node-1/ens1f0", "ptp_freerun_du")
+
+
+def test_ptp_locked_is_no_pattern() -> None:
+    anoms = [
+        anomaly("PTP_INTERFACE", "du-node-1/ens1f0", "openshift_ptp_clock_state", score=3.0,
+                actual=1.0, expected=1.0, node="du-node-1", iface="ens1f0"),
+        anomaly("POD", "ran/du-0", "du_fronthaul_errors_total", score=20.0, at_s=40,
+                pod="du-0", service="du", node="du-node-1"),
+    ]
+    assert all(c["pattern"] != "ptp_freerun_du" for c in rank(
+        IncidentContext("inc", "c1", anoms)))
+
+
+def test_oomkill_then_restarts_blames_the_pod() -> None:
+    anoms = [
+        anomaly("POD", "shop/cart-6f-abc", "kube_pod_container_status_last_terminated_oom",
+                score=3.0, pod="cart-6f-abc", service="cart"),
+        anomaly("POD", "shop/cart-6f-abc", "kube_pod_container_status_restarts_total",
+                score=4.0, at_s=10, pod="cart-6f-abc", service="cart"),
+        anomaly("SERVICE", "frontend", "http_server_latency_p99", score=40.0, at_s=20,
+                service="frontend"),
+    ]
+    cause = top(IncidentContext("inc-oom", "c1", anoms))
+    assert (cause["entity_type"], cause["entity"], cause["pattern"]) == (
+        "POD", "shop/cart-6f-abc", "oomkill_restarts")
+
+
+def test_deployment_change_then_errors_blames_the_deployment() -> None:
+    anoms = [
+        anomaly("DEPLOYMENT", "shop/checkout", "deployment_rollout_generation_change",
+                score=2.0, deployment="checkout", namespace="shop"),
+        anomaly("POD", "shop/checkout-7c-q1", "http_server_errors_ratio", score=12.0, at_s=60,
+                pod="checkout-7c-q1", service="checkout"),
+        anomaly("POD", "shop/payment-1-q1", "http_server_latency_p99", score=25.0, at_s=90,
+                pod="payment-1-q1", service="payment"),
+    ]
+    cause = top(IncidentContext("inc-deploy", "c1", anoms))
+    assert (cause["entity_type"], cause["entity"], cause["pattern"]) == (
+        "DEPLOYMENT", "shop/checkout", "deployment_change_errors")
+
+
+def test_errors_before_the_change_are_not_caused_by_it() -> None:
+    anoms = [
+        anomaly("DEPLOYMENT", "shop/checkout", "deployment_rollout_generation_change",
+                score=2.0, at_s=3600, deployment="checkout", namespace="shop"),
+        anomaly("POD", "shop/checkout-7c-q1", "http_server_errors_ratio", score=12.0,
+                pod="checkout-7c-q1", service="checkout"),
+    ]
+    assert all(c["pattern"] == "" for c in rank(IncidentContext("inc", "c1", anoms)))
+
+
+# -- callee over callers -------------------------------------------------------------------
+def chain(with_edges: bool) -> IncidentContext:
+    """frontend -> checkout -> payment; the callers' symptoms are louder than payment's."""
+    anoms = [
+        anomaly("SERVICE", "frontend", "http_server_latency_p99", score=60.0, at_s=30,
+                service="frontend"),
+        anomaly("SERVICE", "checkout", "http_server_latency_p99", score=50.0, at_s=20,
+                service="checkout"),
+        anomaly("SERVICE", "payment", "http_server_latency_p99", score=20.0, at_s=0,
+                service="payment"),
+    ]
+    edges = [DependencyEdge("frontend", "checkout"), DependencyEdge("checkout", "payment")]
+    return IncidentContext("inc-chain", "c1", anoms, edges if with_edges else [])
+
+
+def test_callee_explaining_its_callers_ranks_first() -> None:
+    causes = rank(chain(with_edges=True))
+    assert [c["entity"] for c in causes[:3]] == ["payment", "checkout", "frontend"]
+    assert any(e["kind"] == "TOPOLOGY" for e in causes[0]["evidence"])
+
+
+def test_without_the_graph_the_loudest_symptom_wins() -> None:
+    # Control for the test above: the order there comes from the graph rule.
+    assert top(chain(with_edges=False))["entity"] == "frontend"
+
+
+def test_callee_starting_later_does_not_explain() -> None:
+    ctx = chain(with_edges=True)
+    for a in ctx.anomalies:
+        if a["entity"] == "payment":
+            a["start_ts"] = T0 + 600_000
+    assert top(ctx)["entity"] != "payment"
+
+
+def test_common_endpoint_of_anomalous_edges_is_blamed() -> None:
+    # Client-side edge latency on every edge touching "cart" and one of frontend's many.
+    edges = [DependencyEdge("frontend", s) for s in ("cart", "ads", "catalog", "currency")]
+    edges.append(DependencyEdge("checkout", "cart"))
+    anoms = [anomaly("EDGE", f"{u}->cart", "edge_latency_p50", score=30.0, source=u,
+                     target="cart", side="client") for u in ("frontend", "checkout")]
+    ctx = IncidentContext("inc-net", "c1", anoms, edges)
+    assert top(ctx)["entity"] == "cart"
+
+
+# -- logs, traces, determinism, evidence, schema ------------------------------------------
+def test_novel_error_log_template_tips_the_balance() -> None:
+    anoms = [anomaly("SERVICE", s, "http_server_latency_p99", score=10.0, service=s)
+             for s in ("a", "b")]
+    logs = [LogEvent("SERVICE", "b", "t42", "connection refused to <*>", count=50,
+                     is_error=True)]
+    assert top(IncidentContext("inc", "c1", anoms, log_events=logs))["entity"] == "b"
+    logs[0:1] = [LogEvent("SERVICE", "a", "t42", "connection refused to <*>", count=50,
+                          is_error=True)]
+    assert top(IncidentContext("inc", "c1", anoms, log_events=logs))["entity"] == "a"
+
+
+def big_incident() -> IncidentContext:
+    rng = random.Random(7)
+    services = [f"svc{i}" for i in range(12)]
+    anoms = []
+    for i in range(200):
+        s = rng.choice(services)
+        kind = rng.choice(["cpu_usage", "latency_p99", "error_ratio", "memory_rss"])
+        anoms.append(anomaly("POD", f"ns/{s}-0", kind, score=rng.uniform(3, 40),
+                             at_s=rng.randint(0, 300), pod=f"{s}-0", service=s))
+        anoms[-1]["anomaly_id"] = f"a{i}"
+    edges = [DependencyEdge(services[i], services[j]) for i in range(12)
+             for j in range(i + 1, 12) if (i * 7 + j) % 3 == 0]
+    traces = [TraceEvidence(f"t{i}", services[i % 12], "op", 100.0 + i, T0, error=i % 2 == 0)
+              for i in range(30)]
+    return IncidentContext("inc-big", "c1", anoms, edges, traces=traces)
+
+
+def test_same_input_same_ranking() -> None:
+    ctx = big_incident()
+    first = rank(ctx)
+    shuffled = list(ctx.anomalies)
+    random.Random(1).shuffle(shuffled)
+    again = rank(IncidentContext(ctx.incident_id, ctx.cluster, shuffled,
+                                 list(reversed(ctx.edges)), traces=ctx.traces))
+    assert first == again
+    assert [c["rank"] for c in first] == list(range(1, len(first) + 1))
+    assert all(a["score"] >= b["score"] for a, b in zip(first, first[1:], strict=False))
+
+
+def test_every_cause_has_evidence_and_the_report_encodes() -> None:
+    causes = rank(big_incident())
+    assert causes
+    for c in causes:
+        assert c["evidence"], c
+        assert {e["kind"] for e in c["evidence"]} <= {
+            "SERIES", "ANOMALY", "LOG_TEMPLATE", "TRACE", "ALERT", "RULE", "TOPOLOGY"}
+    assert any(e["kind"] == "TRACE" for c in causes for e in c["evidence"])
+    report = {
+        "report_id": "inc-big:1", "incident_id": "inc-big", "cluster": "c1",
+        "created_ts": T0, "causes": causes,
+        "explanation": {"summary": "", "probable_cause": "", "impact": "", "remediation": []},
+        "provider": "template", "model": None, "persona": "sre", "tokens_in": 0,
+        "tokens_out": 0, "latency_ms": 1.0,
+    }
+    codec = Codec("rca_report")
+    assert codec.decode(codec.encode(report))["causes"] == causes
+
+
+def test_anomaly_without_required_keys_is_rejected() -> None:
+    with pytest.raises(ValueError, match="lacks"):
+        IncidentContext("inc", "c1", [{"entity": "x"}])
+
+
+def test_empty_incident_ranks_nothing() -> None:
+    assert rank(IncidentContext("inc", "c1", [])) == []
+
+
+def test_switching_the_rules_off_changes_the_answer() -> None:
+    # The weights are what the tests above exercise: with them at zero the answer flips.
+    no_graph = RankingConfig(explained_discount=0.0, explain_credit=0.0)
+    assert top_with(chain(with_edges=True), no_graph)["entity"] == "frontend"
+    assert top_with(xid_incident(), RankingConfig(pattern_weight=0.0))["entity_type"] != "GPU"
+
+
+def top_with(ctx: IncidentContext, cfg: RankingConfig) -> dict:
+    return rank(ctx, cfg)[0]
