@@ -1,6 +1,6 @@
 """Versioned ClickHouse migrations from ``deploy/clickhouse/NNNN_name.sql``.
 
-Each file is a list of statements separated by ``;`` lines and may use
+Each file is a list of statements, each ending with ``;`` at the end of a line, and may use
 ``{db}`` for the target database. ``migrate`` applies, in order, the files not
 yet recorded in ``<db>.schema_migrations`` and records each with its checksum;
 running it again changes nothing. Every statement must itself be idempotent
@@ -45,7 +45,10 @@ class Migration:
         text = "\n".join(
             line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
         )
-        return [s.strip().replace("{db}", database) for s in text.split(";") if s.strip()]
+        # A statement ends with ';' at the end of a line, so ';' inside a string or
+        # COMMENT literal does not split it.
+        parts = re.split(r";[ \t]*(?:\n|$)", text)
+        return [p.strip().replace("{db}", database) for p in parts if p.strip()]
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:

@@ -2,25 +2,36 @@
 
 Shared by the evaluation harnesses (Nezha, simulator).  For an incident at ``t0``:
 
-* metric anomalies: the streaming :class:`~streams.detectors.metric.MetricDetector` runs
-  over every series (causal: a score at ``t`` uses samples up to ``t``); alerts in
-  ``[t0, t0 + after_ms]`` become ``Anomaly`` dicts whose expected value and band come from
-  the ``baseline_ms`` before ``t0``;
+* metric anomalies: a streaming detector runs over every series (causal: a score at ``t``
+  uses samples up to ``t``); alerts in ``[t0, t0 + after_ms]`` become ``Anomaly`` dicts
+  whose expected value and band come from the ``baseline_ms`` before ``t0``.  The default
+  gate is the z-score :class:`~streams.detectors.robust.RobustDetector` (``metric_detector``
+  = ``"robust"``): RCA asks "how far from its recent level, in noise units", which a robust
+  z answers; the hot-path :class:`~streams.detectors.metric.MetricDetector` (``"metric"``)
+  counts novelty in steps of 5 % of a series' whole range, tuned for NAB, and misses a
+  small but certain shift (a success rate from 100 % to 95 %) on a series that once
+  swung widely;
+* silence: series that stop reporting after ``t0`` (:func:`silence_anomalies`), and a
+  CLUSTER anomaly when most of them stop at once (:func:`absence_anomaly`);
 * trace anomalies: RED series per service and per edge (:mod:`streams.rca.spans`) in
   ``bucket_ms`` buckets, each fed through a :class:`~streams.detectors.robust.RobustDetector`;
   a series with fewer than ``trace_warmup`` baseline buckets yields nothing (no baseline,
   no verdict), and an alert needs ``min_alert_buckets`` alerting buckets after ``t0``.
 
 An anomaly's score is its deviation from the baseline median in units of
-``max(robust sigma, rel_floor * |median|)`` (quantised series have a tiny sigma), for span
+``max(robust sigma, rel_floor * |median|)`` (quantised series have a tiny sigma); for a
+percentage (name ending ``(%)``) the floor is ``pct_floor`` percentage points instead (it
+is relative already: 10 % of a 100 % success rate would hide a 5-point drop); for span
 counts at least ``sqrt(median + 1)`` (Poisson noise), for span error ratios at least their
-binomial noise; alerts scoring under ``min_score`` are dropped.
+binomial noise, for calls per request their Poisson noise; alerts scoring under
+``min_score`` are dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -46,6 +57,13 @@ class HarnessConfig:
     min_alert_buckets: int = 3
     sensitivity: Sensitivity = Sensitivity.MEDIUM
     rel_floor: float = 0.1
+    #: Noise floor of a percentage series, in percentage points.
+    pct_floor: float = 1.0
+    #: Gate of metric anomalies: ``"robust"`` (RobustDetector z) or ``"metric"``
+    #: (the hot-path novelty MetricDetector).
+    metric_detector: str = "robust"
+    #: RobustDetector's median/MAD step (its own default).
+    robust_rate: float = 0.05
     min_score: float = 3.0
     max_score: float = 1000.0
 
@@ -62,7 +80,13 @@ class SeriesInfo:
 
 def detector_z(values: np.ndarray, cfg: HarnessConfig) -> np.ndarray:
     """Detector z of every sample of every series (rows = time; one causal pass)."""
-    det = MetricDetector(values.shape[1], warmup=cfg.metric_warmup, sensitivity=cfg.sensitivity)
+    det: MetricDetector | RobustDetector
+    if cfg.metric_detector == "robust":
+        det = RobustDetector(values.shape[1], warmup=cfg.metric_warmup, rate=cfg.robust_rate,
+                             sensitivity=cfg.sensitivity)
+    else:
+        det = MetricDetector(values.shape[1], warmup=cfg.metric_warmup,
+                             sensitivity=cfg.sensitivity)
     out = np.zeros_like(values)
     for t in range(values.shape[0]):
         out[t] = det.update_z(values[t])
@@ -77,7 +101,9 @@ def window_anomaly(info: SeriesInfo, start_ts: int, sample_ts: int, actual: floa
     base = base[np.isfinite(base)]
     expected = float(np.median(base)) if len(base) else 0.0
     spread = 1.4826 * float(np.median(np.abs(base - expected))) if len(base) else 0.0
-    scale = max(spread, cfg.rel_floor * abs(expected), floor, 1e-9)
+    # A percentage is already relative: its floor is absolute (percentage points).
+    rel = cfg.pct_floor if info.name.endswith("(%)") else cfg.rel_floor * abs(expected)
+    scale = max(spread, rel, floor, 1e-9)
     if "(calls)" in info.name:
         scale = max(scale, float(np.sqrt(abs(expected) + 1.0)))
     z = min(abs(float(actual) - expected) / scale, cfg.max_score)
@@ -126,16 +152,82 @@ def metric_anomalies(ts_ms: np.ndarray, series: list[SeriesInfo], values: np.nda
 def absence_anomaly(ts_ms: np.ndarray, values: np.ndarray, t0: int, cfg: HarnessConfig,
                     cluster: str, max_present: float = 0.5) -> list[dict[str, Any]]:
     """A CLUSTER anomaly when most series fall silent after ``t0`` (the scraper went dark):
-    the share of series with a sample drops under ``max_present`` in the window."""
+    the share of series with a sample drops under ``max_present`` in the window.
+
+    Its score counts the series that fell silent against the Poisson noise of the
+    baseline's silent count, ``(silent - median) / sqrt(median + 1)``: the evidence grows
+    with every series that stopped, as a heartbeat check's would.
+    """
     present = np.isfinite(values).mean(axis=1)
+    silent = (~np.isfinite(values)).sum(axis=1).astype(np.float64)
     win = (ts_ms >= t0) & (ts_ms <= t0 + cfg.after_ms)
     base = (ts_ms >= t0 - cfg.baseline_ms) & (ts_ms < t0)
     if not win.any() or not base.any() or present[win].min() >= max_present:
         return []
     first = int(ts_ms[win][np.argmax(present[win] < max_present)])
     info = SeriesInfo("scrape_series_present_ratio", "CLUSTER", cluster, {"cluster": cluster})
-    return [window_anomaly(info, first, first, float(present[win].min()), present[base], cfg,
-                           "absence", 0, cluster)]
+    a = window_anomaly(info, first, first, float(present[win].min()), present[base], cfg,
+                       "absence", 0, cluster)
+    med = float(np.median(silent[base]))
+    z = (float(silent[win].max()) - med) / float(np.sqrt(med + 1.0))
+    a["score"] = float(min(z, cfg.max_score))
+    a["confidence"] = float(z * z / (z * z + 6.25))
+    a["severity"] = "HIGH"
+    return [a]
+
+
+def silence_anomalies(ts_ms: np.ndarray, series: list[SeriesInfo], values: np.ndarray, t0: int,
+                      cfg: HarnessConfig, cluster: str) -> list[dict[str, Any]]:
+    """Series that report through the baseline and stop after ``t0`` (an edge no longer
+    called, an exporter gone): the last ``k >= 2`` samples of ``[t0, t0 + after_ms]`` are
+    all missing (the first sample after ``t0`` may still cover time before the fault).
+
+    The score is the chance of ``k`` missing samples in a row at the baseline's presence
+    rate ``p = (present + 0.5) / (n + 1)``, ``(1 - p) ** k``, as a one-sided normal z.  A
+    series already missing now and then in the baseline scores low.
+    """
+    win = np.flatnonzero((ts_ms >= t0) & (ts_ms <= t0 + cfg.after_ms))
+    base = (ts_ms >= t0 - cfg.baseline_ms) & (ts_ms < t0)
+    n = int(base.sum())
+    if len(win) == 0 or n == 0:
+        return []
+    ok = np.isfinite(values)
+    # Trailing missing samples of the window per series.
+    seen_at = np.where(ok[win], np.arange(len(win))[:, None], -1).max(axis=0)
+    trailing = len(win) - 1 - seen_at
+    silent = (trailing >= 2) & ok[base].any(axis=0)
+    # An entity that still reports other series is alive: its request-driven series (a
+    # latency quantile with no request to measure) vanish because nobody calls it, which
+    # the silent edges already say.  Only edges and wholly silent entities count.
+    alive = {series[j].entity for j in np.flatnonzero(~silent & ok[win].any(axis=0))}
+    out = []
+    for j in np.flatnonzero(silent):
+        if series[j].entity_type != "EDGE" and series[j].entity in alive:
+            continue
+        p = (float(ok[base, j].sum()) + 0.5) / (n + 1.0)
+        k = int(trailing[j])
+        chance = (1.0 - p) ** k
+        z = min(NormalDist().inv_cdf(1.0 - max(chance, 1e-300)) if chance < 0.5 else 0.0,
+                cfg.max_score)
+        if z < cfg.min_score:
+            continue
+        info = series[j]
+        base_v = values[base, j]
+        expected = float(np.nanmedian(base_v))
+        last = int(ts_ms[win[len(win) - k]])
+        aid = hashlib.blake2b("|".join(map(str, ("absence", info.entity, info.name, last,
+                                                 sorted(info.labels.items())))).encode(),
+                              digest_size=8).hexdigest()
+        out.append({
+            "anomaly_id": aid, "cluster": cluster, "entity_type": info.entity_type,
+            "entity": info.entity, "name": info.name, "labels": {**info.labels, "absent": "true"},
+            "series_id": series_id(cluster, info.name, info.labels), "type": "DROP",
+            "actual": 0.0, "expected": expected, "lower": expected, "upper": expected,
+            "score": float(z), "confidence": float(z * z / (z * z + 6.25)),
+            "severity": "HIGH" if z >= 5 else "MEDIUM", "detector": "absence", "rule": None,
+            "start_ts": last, "sample_ts": last, "detected_ts": int(ts_ms[win[-1]]),
+        })
+    return out
 
 
 def _trace_info(entity: str, name: str, labels: dict[str, str]) -> SeriesInfo:
@@ -189,7 +281,15 @@ def trace_anomalies(spans: SpanTable, t0: int, start_ms: int, cfg: HarnessConfig
 def _ratio_floor(values: dict[tuple[str, str], np.ndarray], entity: str, name: str,
                  pre: np.ndarray) -> float:
     """Binomial noise of an error ratio over a bucket's typical call count ``n``:
-    ``sqrt(p (1 - p) / n)`` with ``p`` at least ``0.5 / n``."""
+    ``sqrt(p (1 - p) / n)`` with ``p`` at least ``0.5 / n``; Poisson noise of calls per
+    request ``r`` over ``n`` requests: ``sqrt(max(r, 1 / n) / n)``."""
+    if name == EDGE_SERIES[4]:
+        served = values.get((entity.split("->", 1)[0], SERVICE_SERIES[0]))
+        ratio = values[(entity, name)][pre]
+        if served is None or not np.isfinite(ratio).any():
+            return 0.0
+        n = max(float(np.nanmedian(served[pre])), 1.0)
+        return float(np.sqrt(max(float(np.nanmedian(ratio)), 1.0 / n) / n))
     if not name.endswith("ErrorRatio"):
         return 0.0
     counts = values.get((entity, EDGE_SERIES[0] if "->" in entity else SERVICE_SERIES[0]))

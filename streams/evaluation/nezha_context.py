@@ -17,6 +17,7 @@ from streams.evaluation.incident_window import (
     HarnessConfig,
     detector_z,
     metric_anomalies,
+    silence_anomalies,
     trace_anomalies,
 )
 from streams.evaluation.nezha import MetricFrame, load_spans, trace_files
@@ -35,6 +36,7 @@ def build_context(day: str, t0: int, frame: MetricFrame, z: np.ndarray,
                   root: Path | None = None) -> IncidentContext:
     """The incident context for a fault at ``t0`` (no label involved)."""
     anomalies = metric_anomalies(frame.ts_ms, frame.series, frame.values, z, t0, cfg, CLUSTER)
+    anomalies += silence_anomalies(frame.ts_ms, frame.series, frame.values, t0, cfg, CLUSTER)
     start = t0 - cfg.trace_baseline_ms
     spans = load_spans(trace_files(day, start, t0 + cfg.after_ms, root))
     t_anoms, t_edges, exemplars = trace_anomalies(spans, t0, start, cfg, CLUSTER)

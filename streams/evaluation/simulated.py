@@ -22,6 +22,7 @@ from streams.evaluation.incident_window import (
     absence_anomaly,
     detector_z,
     metric_anomalies,
+    silence_anomalies,
     trace_anomalies,
 )
 from streams.rca.context import DependencyEdge, IncidentContext, LogEvent
@@ -215,7 +216,9 @@ def run_case(kind: str, seed: int, cfg: HarnessConfig = SIM_CONFIG, clusters: in
     t0 = fault.start_ts
     z = detector_z(values, cfg)
     anomalies = metric_anomalies(ts, all_infos, values, z, t0, cfg, cluster.name)
-    anomalies += absence_anomaly(ts, values, t0, cfg, cluster.name)
+    dark = absence_anomaly(ts, values, t0, cfg, cluster.name)
+    # A dark cluster explains every silent series; otherwise each one is evidence.
+    anomalies += dark or silence_anomalies(ts, all_infos, values, t0, cfg, cluster.name)
     t_anoms, t_edges, exemplars = trace_anomalies(_spans(outs, cluster), t0,
                                                   t0 - cfg.trace_baseline_ms, cfg, cluster.name)
     seen = {(e.caller, e.callee) for e in t_edges}

@@ -21,6 +21,8 @@ class Signal(StrEnum):
     RESTART = "restart"
     PTP = "ptp"
     CHANGE = "change"
+    SILENCE = "silence"
+    FLOW = "flow"
     CPU = "cpu"
     MEMORY = "memory"
     DISK = "disk"
@@ -33,13 +35,18 @@ class Signal(StrEnum):
     OTHER = "other"
 
 
-#: Symptoms propagate along calls; the others are causes or resource signals.
+#: Symptoms propagate along calls; the others are causes or resource signals.  SILENCE:
+#: series that stopped (a scraper gone dark, an edge no longer called); FLOW: a caller's
+#: calls per request to a callee changed (its own control flow: an exception, an early
+#: return).
 SYMPTOMS = frozenset({Signal.LATENCY, Signal.ERRORS, Signal.TRAFFIC})
 RESOURCES = frozenset({Signal.CPU, Signal.MEMORY, Signal.DISK, Signal.NETWORK, Signal.GPU})
 
 # First match wins; the text searched is "name detector rule", lower-cased.
 _RULES: tuple[tuple[Signal, re.Pattern[str]], ...] = tuple(
     (sig, re.compile(rx)) for sig, rx in (
+        (Signal.SILENCE, r"\babsence\b|silen|heartbeat|present_ratio"),
+        (Signal.FLOW, r"per_?request|fan_?out"),
         (Signal.GPU_XID, r"xid"),
         (Signal.OOM, r"oom"),
         (Signal.RESTART, r"restart|crashloop|terminated|crash"),
@@ -48,8 +55,9 @@ _RULES: tuple[tuple[Signal, re.Pattern[str]], ...] = tuple(
         (Signal.CPU, r"cpu"),
         (Signal.MEMORY, r"mem|rss|working_set"),
         (Signal.DISK, r"disk|filesystem|fs_|syscall|iops|io_time"),
-        (Signal.NETWORK,
-         r"network|receive_bytes|transmit_bytes|packet|sriov|dpdk|net_|netstat|retrans"),
+        # Byte counters measure load (traffic), not the health of the network.
+        (Signal.TRAFFIC, r"receive_?bytes|transmit_?bytes"),
+        (Signal.NETWORK, r"network|packet|sriov|dpdk|net_|netstat|retrans"),
         (Signal.GPU, r"dcgm|gpu"),
         (Signal.ERRORS, r"error|fail|success|5xx|exception|status_code"),
         (Signal.LATENCY, r"latency|duration|response_time|rtt|p9[059]"),

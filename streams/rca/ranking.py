@@ -3,15 +3,18 @@
 Score of a candidate (all weights are the global :class:`RankingConfig`, never per case):
 
 1. **own evidence**: for each signal kind, the strongest anomaly's magnitude
-   (``log1p(score)``) times the kind's weight; resource and event signals weigh more than
+   (``sqrt(score)``) times the kind's weight; resource and event signals weigh more than
    symptoms (latency, errors, traffic), which propagate along calls;
-2. **edges**: an anomalous caller -> callee edge credits its endpoints; a server-side edge
-   signal goes to the callee, otherwise it is shared by how much of each endpoint's
+2. **edges**: an anomalous caller -> callee edge credits its endpoints; silence (the
+   caller stopped calling) and changed calls per request go to the caller, a server-side
+   edge signal to the callee, otherwise it is shared by how much of each endpoint's
    edges are anomalous (the common endpoint of many anomalous edges is the cause);
 3. **callee over callers**: a caller's latency/error symptoms that an anomalous callee
    explains (the callee or the edge to it shows the same symptom, or for latency a
-   resource or network signal, or an event such as a restart, no later than the caller)
-   are discounted and credited to the callee;
+   resource or network signal, or an event such as a restart, silence or changed calls
+   per request, no later than the caller) are discounted and credited to the callee; a
+   callee that explains by latency alone explains the share of the caller's slowdown
+   (in ms) that its own slowdown covers;
 4. **onset**: earlier onsets get a bonus decaying with ``onset_tau_ms``;
 5. **logs and traces**: novel templates, error bursts and exemplar failing spans;
 6. **patterns**: a known causal pattern (see :mod:`streams.rca.patterns`) adds its
@@ -34,6 +37,7 @@ from streams.rca.evidence import (
     Signal,
     anomaly_evidence,
     evidence,
+    latency_delta_ms,
     magnitude,
     signal_of,
 )
@@ -41,13 +45,18 @@ from streams.rca.graph import ServiceGraph
 
 _DEFAULT_WEIGHTS = {
     Signal.GPU_XID: 1.0, Signal.OOM: 1.0, Signal.RESTART: 0.8, Signal.PTP: 1.0,
-    Signal.CHANGE: 0.8, Signal.CPU: 1.0, Signal.MEMORY: 1.0, Signal.DISK: 0.8,
+    Signal.CHANGE: 0.8, Signal.SILENCE: 1.0, Signal.FLOW: 0.8, Signal.CPU: 1.0,
+    Signal.MEMORY: 1.0, Signal.DISK: 0.8,
     Signal.NETWORK: 0.8, Signal.GPU: 1.0, Signal.ERRORS: 0.8, Signal.LATENCY: 0.6,
     Signal.TRAFFIC: 0.4, Signal.LOG: 0.7, Signal.OTHER: 0.3,
 }
 _SERVER_SIDES = frozenset({"server", "destination", "dst", "callee"})
 _EXPLAINABLE = (Signal.LATENCY, Signal.ERRORS)
-_EVENTS = frozenset({Signal.GPU_XID, Signal.OOM, Signal.RESTART, Signal.PTP, Signal.CHANGE})
+_EVENTS = frozenset({Signal.GPU_XID, Signal.OOM, Signal.RESTART, Signal.PTP, Signal.CHANGE,
+                     Signal.SILENCE, Signal.FLOW})
+#: Edge signals that speak about the caller: it stopped calling, or calls differently per
+#: request (the callee would show its own silence or symptoms if it were the cause).
+_CALLER_SIGNALS = frozenset({Signal.SILENCE, Signal.FLOW})
 #: What a callee (or the edge to it) must show to explain a caller's symptom.
 _EXPLAINS = {
     Signal.LATENCY: frozenset({Signal.LATENCY, Signal.NETWORK} | RESOURCES | _EVENTS),
@@ -150,6 +159,7 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
     # 1. own evidence: strongest anomaly per signal kind.  Client-side symptoms (what a
     # service sees when it calls out) are evidence about its callees, not about itself.
     client_side: dict[str, dict[str, Any]] = {}
+    slower_ms: dict[EntityRef, float] = defaultdict(float)
     for ref, anoms in members.items():
         c = cands[ref]
         for a in anoms:
@@ -157,6 +167,8 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
             if sig in _EXPLAINABLE and _is_client_side(a):
                 client_side[str(a["anomaly_id"])] = a
                 continue
+            if sig is Signal.LATENCY:
+                slower_ms[ref] = max(slower_ms[ref], latency_delta_ms(a))
             if mag > c.by_signal.get(sig, 0.0):
                 c.by_signal[sig] = mag
             c.onset[sig] = min(ts, c.onset.get(sig, ts))
@@ -191,14 +203,20 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
         return len(touched[s]) / max(1, graph.degree(s))
 
     strongest: dict[tuple[str, str, Signal, bool], tuple[float, dict[str, Any]]] = {}
+    caller_events: dict[str, dict[Signal, int]] = defaultdict(dict)
     for a, (u, v) in edge_anoms:
+        sig = signal_of(a)
         server = str((a.get("labels") or {}).get("side", "")).lower() in _SERVER_SIDES
-        key = (u, v, signal_of(a), server)
+        if sig in _CALLER_SIGNALS:
+            server = False  # both sides of one silent edge are one piece of evidence
+            ts = int(a["start_ts"])
+            caller_events[u][sig] = min(ts, caller_events[u].get(sig, ts))
+        key = (u, v, sig, server)
         if key not in strongest or magnitude(a) > strongest[key][0]:
             strongest[key] = (magnitude(a), a)
     for (u, v, sig, server), (mag, a) in sorted(strongest.items(), key=lambda t: t[0]):
-        shares = {v: 1.0} if server else {u: frac(u) / (frac(u) + frac(v)),
-                                          v: frac(v) / (frac(u) + frac(v))}
+        shares = ({u: 1.0} if sig in _CALLER_SIGNALS else {v: 1.0} if server else
+                  {u: frac(u) / (frac(u) + frac(v)), v: frac(v) / (frac(u) + frac(v))})
         for svc, share in shares.items():
             credit = cfg.edge_weight * w.get(sig, 0.3) * mag * share
             rec = evidence("TOPOLOGY", f"{u}->{v}",
@@ -213,9 +231,13 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
     # same symptom, or for latency a resource or network signal, or an event (restart,
     # OOM, XID ...), no later than the caller.
     edge_onset: dict[tuple[str, str], dict[Signal, int]] = defaultdict(dict)
+    edge_slower_ms: dict[tuple[str, str], float] = defaultdict(float)
     for a, (u, v) in edge_anoms:
         sig, ts = signal_of(a), int(a["start_ts"])
-        edge_onset[(u, v)][sig] = min(ts, edge_onset[(u, v)].get(sig, ts))
+        if sig not in _CALLER_SIGNALS:
+            edge_onset[(u, v)][sig] = min(ts, edge_onset[(u, v)].get(sig, ts))
+        if sig is Signal.LATENCY:
+            edge_slower_ms[(u, v)] = max(edge_slower_ms[(u, v)], latency_delta_ms(a))
     svc_cand = {c.service: c for c in cands.values()
                 if c.ref.entity_type == "SERVICE" and c.service}
     discount: dict[tuple[str, Signal], float] = {}
@@ -225,21 +247,36 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
             if cu.by_signal.get(sig, 0.0) <= 0.0:
                 continue
             t_u = cu.onset[sig]
-            explainers = []
+            explainers: list[tuple[_Cand, float]] = []
             for v in graph.callees(u):
                 cv = svc_cand.get(v)
                 if cv is None:
                     continue
-                own = [cv.onset[s] for s in cv.by_signal if s in _EXPLAINS[sig]]
-                on_edge = [t for s, t in edge_onset.get((u, v), {}).items()
-                           if s in _EXPLAINS[sig]]
-                if own + on_edge and min(own + on_edge) <= t_u + cfg.onset_slack_ms:
-                    explainers.append(cv)
+                found = [(s, t) for s, t in cv.onset.items()
+                         if s in cv.by_signal and s in _EXPLAINS[sig]]
+                found += [(s, t) for s, t in caller_events.get(v, {}).items()
+                          if s in _EXPLAINS[sig]]
+                found += [(s, t) for s, t in edge_onset.get((u, v), {}).items()
+                          if s in _EXPLAINS[sig]]
+                found = [(s, t) for s, t in found if t <= t_u + cfg.onset_slack_ms]
+                if not found:
+                    continue
+                share = 1.0
+                if sig is Signal.LATENCY and all(s is Signal.LATENCY for s, _ in found):
+                    # Latency alone explains only as much of the caller's slowdown as the
+                    # callee's own (or the call's) slowdown covers: 3 ms cannot explain 1 s.
+                    caller_ms = slower_ms.get(cu.ref, 0.0)
+                    callee_ms = max(slower_ms.get(cv.ref, 0.0), edge_slower_ms.get((u, v), 0.0))
+                    share = min(1.0, callee_ms / caller_ms) if caller_ms > 0 else 1.0
+                if share > 0:
+                    explainers.append((cv, share))
             if not explainers:
                 continue
-            discount[(u, sig)] = cfg.explained_discount
-            moved = cfg.explain_credit * w[sig] * cu.by_signal[sig] / len(explainers)
-            for cv in explainers:
+            best = max(share for _, share in explainers)
+            discount[(u, sig)] = cfg.explained_discount * best
+            for cv, share in explainers:
+                moved = (cfg.explain_credit * w[sig] * cu.by_signal[sig] * share
+                         / len(explainers))
                 rec = evidence("TOPOLOGY", f"{u}->{cv.service}",
                                f"{cv.service} explains {sig.value} of its caller {u}",
                                t_u, moved)

@@ -5,7 +5,9 @@ edge ``caller -> callee`` is a span whose parent span belongs to another service
 parent being the caller's client span.  Self time of a span is its duration minus its
 children's, so a slow service shows up even when every callee is fast; it is taken over
 the spans that do not call out (a client span's own time is the network gap of its edge,
-reported per edge as ``EdgeNetworkGapMean``).
+reported per edge as ``EdgeNetworkGapMean``).  ``EdgeCallsPerRequest`` is an edge's calls
+over its caller's entry spans in the bucket: it changes when the caller's own code path
+changes (an exception or an early return skips a call), whatever the load.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 SERVICE_SERIES = ("SpanRate(calls)", "SpanLatencyP90(ms)", "SpanSelfLatencyMean(ms)",
                   "SpanErrorRatio")
 EDGE_SERIES = ("EdgeCallRate(calls)", "EdgeClientLatencyP90(ms)", "EdgeErrorRatio",
-               "EdgeNetworkGapMean(ms)")
+               "EdgeNetworkGapMean(ms)", "EdgeCallsPerRequest")
 
 
 @dataclass
@@ -100,13 +102,24 @@ def red(table: SpanTable, start_ns: int, end_ns: int, bucket_ns: int) -> RedSeri
     put(s_err, _grouped(svc[entry], bucket[entry], err[entry], n_b, "mean"))
     call = entry & has_par
     ekey = np.char.add(np.char.add(psvc[call].astype(str), "->"), svc[call])
-    e_rate, e_lat, e_err, e_gap = EDGE_SERIES
+    e_rate, e_lat, e_err, e_gap, _ = EDGE_SERIES
     ecounts = _grouped(ekey, bucket[call], dur[call], n_b, "count")
     put(e_rate, {k: np.nan_to_num(v) for k, v in ecounts.items()})
     put(e_lat, _grouped(ekey, bucket[call], dur[par[call]] / 1e6, n_b, "p90"))
     put(e_err, _grouped(ekey, bucket[call], err[call], n_b, "mean"))
     gap_ms = np.maximum(dur[par[call]] - dur[call], 0.0) / 1e6
     put(e_gap, _grouped(ekey, bucket[call], gap_ms, n_b, "mean"))
+    # Calls per request: edge calls over the caller's entry spans of the bucket (a caller
+    # whose code path changes, e.g. an exception or early return, calls less per request).
+    # A bucket where the caller served requests but made no call is 0, not missing.
+    for caller, callee in sorted({tuple(k.split("->", 1)) for k in ecounts}):
+        served = counts.get(caller)
+        if served is None:
+            continue
+        made = np.nan_to_num(ecounts[f"{caller}->{callee}"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values[(f"{caller}->{callee}", EDGE_SERIES[4])] = np.where(
+                served > 0, made / np.where(served > 0, served, 1.0), np.nan)
     # A bucket without any span is missing data (an export gap), not zero traffic.
     empty = np.bincount(bucket[keep], minlength=n_b) == 0
     for arr in values.values():

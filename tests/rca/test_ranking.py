@@ -149,6 +149,23 @@ def test_callee_starting_later_does_not_explain() -> None:
     assert top(ctx)["entity"] != "payment"
 
 
+def test_a_slight_callee_slowdown_does_not_explain_a_large_one() -> None:
+    # The caller got 1 s slower; a callee 3 ms slower explains almost none of it, however
+    # many sigmas its (quantised, quiet) latency moved.  A callee 1 s slower explains it.
+    def ctx(callee_delta_s: float) -> IncidentContext:
+        anoms = [
+            anomaly("SERVICE", "frontend", "LatencyP50(s)", score=12.0, at_s=30,
+                    actual=1.2, expected=0.2, service="frontend"),
+            anomaly("SERVICE", "shipping", "LatencyP99(s)", score=40.0, actual=0.005 +
+                    callee_delta_s, expected=0.005, service="shipping"),
+            anomaly("POD", "frontend-1", "CpuUsageRate(%)", score=5.0, service="frontend"),
+        ]
+        return IncidentContext("inc", "c1", anoms, [DependencyEdge("frontend", "shipping")])
+
+    assert top(ctx(0.003))["entity"] == "frontend-1"
+    assert top(ctx(1.0))["entity"] == "shipping"
+
+
 def test_common_endpoint_of_anomalous_edges_is_blamed() -> None:
     # Client-side edge latency on every edge touching "cart" and one of frontend's many.
     edges = [DependencyEdge("frontend", s) for s in ("cart", "ads", "catalog", "currency")]
