@@ -225,6 +225,26 @@ class Settings(BaseSettings):
         default=15.0, description="Seconds between live-stream heartbeats."
     )
 
+    # Chat and MCP (api/chat, api/mcp_server.py, `aiops ask`, `aiops mcp`).
+    chat_max_iterations: int = Field(
+        default=6, description="Model calls one chat message may make (tool rounds + answer)."
+    )
+    chat_token_budget: int = Field(
+        default=32_000, description="Prompt + completion tokens one chat message may spend."
+    )
+    chat_session_ttl_s: float = Field(
+        default=86_400.0, description="A chat session idle for this long expires."
+    )
+    chat_tool_result_chars: int = Field(
+        default=12_000, description="Largest tool result (JSON characters) passed to the model."
+    )
+    cli_api_url: str = Field(
+        default="http://127.0.0.1:8080", description="Query API base URL used by `aiops ask`."
+    )
+    cli_api_token: SecretStr | None = Field(
+        default=None, description="Bearer token for `aiops ask` and `aiops mcp`."
+    )
+
     # Correlation (aiops correlate): anomalies + alerts -> incidents (a Faust app).
     correlate_app_id: str = Field(
         default="aiops-correlate",

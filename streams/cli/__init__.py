@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("streams.cli.simulate", "Simulate a fleet with labelled faults."),
     "scrape": ("streams.cli.scrape", "Scrape Prometheus/DCGM/CNF and publish."),
     "receive": ("streams.cli.receive", "Run the OTLP, Loki, Alertmanager receivers."),
+    "detect": ("streams.cli.detect", "Detect anomalies on signal topics."),
     "llm": ("streams.cli.llm", "LLM personas; explain ranked causes."),
 }
 

@@ -1,0 +1,43 @@
+"""GPU stage: rules, the per-GPU HalfSpaceTrees model and the rule-state checkpoint."""
+
+from __future__ import annotations
+
+import random
+
+from schemas.codec import Codec
+from streams.detect.gpu_stage import GpuStage
+
+CODEC = Codec("gpu_batch")
+
+
+def _batch(ts: int, rnd: random.Random, **override: float) -> bytes:
+    s = {"ts": ts, "node": "n1", "gpu": 0, "uuid": "GPU-a", "model": "A100", "extra": {},
+         "gpu_util": rnd.gauss(60, 2), "gpu_temp_c": rnd.gauss(55, 1),
+         "power_w": rnd.gauss(250, 5), "sm_clock_mhz": 1410.0, "mem_clock_mhz": 1593.0,
+         "thermal_violation_ns": ts * 1e6 * 0.01, "xid_last": 0.0, **override}
+    return CODEC.encode({"batch_id": str(ts), "cluster": "c1", "source": "t", "node": "n1",
+                         "scrape_ts": ts, "samples": [s]})
+
+
+def test_model_flags_a_multivariate_outlier_and_rules_fire() -> None:
+    rnd = random.Random(5)
+    st = GpuStage()
+    found = []
+    for k in range(200):
+        found += st.process([_batch(k * 15_000, rnd)]).anomalies
+    assert found == []
+    hot = st.process([_batch(200 * 15_000, rnd, gpu_util=100.0, gpu_temp_c=95.0,
+                             power_w=600.0, sm_clock_mhz=900.0,
+                             thermal_violation_ns=200 * 15_000 * 1e6 * 0.01 + 9e9)]).anomalies
+    assert {a["detector"] for a in hot} == {"hst", "rule:gpu_thermal_throttle"}
+    assert all(a["entity_type"] == "GPU" and a["entity"] == "n1/GPU-a" for a in hot)
+
+
+def test_rule_state_survives_the_checkpoint() -> None:
+    rnd = random.Random(1)
+    st = GpuStage()
+    st.process([_batch(0, rnd, xid_last=79.0)])
+    back = GpuStage.from_bytes(st.to_bytes())
+    assert back.process([_batch(15_000, rnd, xid_last=79.0)]).anomalies == []  # same episode
+    assert [a["detector"] for a in back.process([_batch(30_000, rnd, xid_last=48.0)]).anomalies
+            ] == ["rule:gpu_xid"]
