@@ -23,10 +23,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("streams.cli.db", "ClickHouse schema migrations."),
     "config": ("streams.cli.config", "Show the settings; regenerate the README table."),
     "simulate": ("streams.cli.simulate", "Simulate a fleet with labelled faults."),
+    "sink": ("streams.cli.sink", "Write every topic to ClickHouse history."),
     "scrape": ("streams.cli.scrape", "Scrape Prometheus/DCGM/CNF and publish."),
     "receive": ("streams.cli.receive", "Run the OTLP, Loki, Alertmanager receivers."),
     "detect": ("streams.cli.detect", "Detect anomalies on signal topics."),
+    "correlate": ("streams.cli.correlate", "Anomalies and alerts -> incidents."),
+    "rca": ("streams.cli.rca", "Incidents -> ranked root causes and an explanation."),
     "llm": ("streams.cli.llm", "LLM personas; explain ranked causes."),
+    "notify": ("streams.cli.notify", "Deliver incidents to Alertmanager/webhooks."),
+    "api": ("streams.cli.api", "Serve the Query API (REST, SSE, WebSocket)."),
+    "token": ("streams.cli.token", "Create, list and revoke API tokens."),
+    "up": ("streams.cli.up", "Start the stack and every pipeline component, supervised."),
+    "down": ("streams.cli.down", "Stop every component and the local stack."),
+    "status": ("streams.cli.status", "Every component: health, consumer lag, throughput."),
+    "scorecard": ("streams.cli.scorecard", "Injected faults vs. incidents and root causes."),
+    "ask": ("streams.cli.ask", "Ask the fleet a question; streams the answer and tool calls."),
+    "mcp": ("streams.cli.mcp", "MCP server over stdio with the read-only fleet tools."),
 }
 
 

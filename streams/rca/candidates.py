@@ -20,6 +20,9 @@ TYPE_ORDER = ("GPU", "PTP_CLOCK", "POD", "DEPLOYMENT", "SERVICE", "NODE", "CLUST
 _SERVICE_KEYS = ("service", "app", "app_kubernetes_io_name", "k8s_service", "service_name")
 _GPU_KEYS = ("gpu_uuid", "UUID", "uuid", "gpu")
 _IFACE_KEYS = ("iface", "interface", "ptp_interface")
+#: Entity types of a PTP clock port ``node/iface``: the simulator's series say PTP_INTERFACE,
+#: the detect worker's anomalies PTP_CLOCK (the entity convention's name).
+_PTP_TYPES = ("PTP_INTERFACE", "PTP_CLOCK")
 
 
 @dataclass(frozen=True, order=True)
@@ -70,9 +73,9 @@ def entities_of(anomaly: dict[str, Any]) -> list[EntityRef]:
         return out
     if et == "GPU":
         out.append(EntityRef("GPU", entity))
-    elif et == "PTP_INTERFACE" or (et == "SERIES" and sig is Signal.PTP
-                                   and any(labels.get(k) for k in _IFACE_KEYS)):
-        if et != "PTP_INTERFACE":
+    elif et in _PTP_TYPES or (et == "SERIES" and sig is Signal.PTP
+                              and any(labels.get(k) for k in _IFACE_KEYS)):
+        if et not in _PTP_TYPES:
             iface = next(labels[k] for k in _IFACE_KEYS if labels.get(k))
             entity = f"{labels.get('node', '')}/{iface}"
         out.append(EntityRef("PTP_CLOCK", entity))
@@ -97,7 +100,7 @@ def entities_of(anomaly: dict[str, Any]) -> list[EntityRef]:
     elif labels.get("node"):
         out.append(EntityRef("NODE", labels["node"]))
     svc = service_of(labels)
-    if svc and et not in ("SERVICE", "GPU", "PTP_INTERFACE", "NODE", "CLUSTER"):
+    if svc and et not in ("SERVICE", "GPU", *_PTP_TYPES, "NODE", "CLUSTER"):
         out.append(EntityRef("SERVICE", svc))
     if sig is Signal.CHANGE and labels.get("deployment") and et != "DEPLOYMENT":
         out.append(EntityRef("DEPLOYMENT", _ns(labels, labels["deployment"])))

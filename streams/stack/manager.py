@@ -147,10 +147,18 @@ class LocalStack:
                 self.settings.clickhouse_http_port,
                 self.settings.clickhouse_tcp_port,
             )
-        if self.settings.uses_local_kafka and not _alive(state.kafka_pid, KAFKA_MARKER):
-            state = self._start_kafka(state, timeout)
+        try:
+            if self.settings.uses_local_kafka and not _alive(state.kafka_pid, KAFKA_MARKER):
+                state = self._start_kafka(state, timeout)
+            if ch_proc is not None:
+                endpoint = clickhouse.wait_ready(self.clickhouse_home, ch_proc, timeout)
+        except BaseException:
+            # Never leave a half-started stack behind: stop what this call started.
+            if ch_proc is not None:
+                _stop(ch_proc.pid, CLICKHOUSE_MARKER, timeout=3.0)
+                _reap(ch_proc.pid)
+            raise
         if ch_proc is not None:
-            endpoint = clickhouse.wait_ready(self.clickhouse_home, ch_proc, timeout)
             state.clickhouse_pid = endpoint.pid
             state.clickhouse_http_url = endpoint.http_url
             state.clickhouse_tcp_address = endpoint.tcp_address

@@ -1,0 +1,1 @@
+"""Authentication (static tokens, Kubernetes TokenReview) and authorisation (RBAC, scope)."""

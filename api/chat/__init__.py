@@ -1,0 +1,1 @@
+"""Natural-language operations: tools, personas, sessions and the chat loop."""

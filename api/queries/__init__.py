@@ -1,0 +1,1 @@
+"""Data access: keyword-only functions issuing parameterised ClickHouse queries."""

@@ -1,0 +1,1 @@
+"""Batching sinks: Kafka records in, durable writes out (ClickHouse history)."""

@@ -1,0 +1,200 @@
+"""One incident's state and lifecycle: OPEN -> UPDATED -> RESOLVED after a quiet period.
+
+Every change bumps ``version``; the record of a version is a pure function of the state,
+so replaying the same members after a crash republishes identical versions (harmless:
+the incidents table keeps the highest version per id).
+
+>>> from streams.correlate.members import Member
+>>> m = Member("ANOMALY", "a1", "c1", 1000, "HIGH", "POD:shop/db-0", "cpu SPIKE",
+...            {"pod": ["shop/db-0"]})
+>>> inc = IncidentState.open("inc-1", m, now_ms=5000)
+>>> inc.add(m, now_ms=6000)
+False
+>>> inc.record()["status"], inc.version
+('OPEN', 1)
+>>> inc.due(now_ms=6000 + 60_000, quiet_ms=60_000)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.correlate.members import Member
+from streams.correlate.severity import incident_severity
+
+OPEN, UPDATED, RESOLVED = "OPEN", "UPDATED", "RESOLVED"
+
+
+@dataclass
+class IncidentState:
+    """Everything the correlator keeps about one incident (JSON-friendly)."""
+
+    incident_id: str
+    cluster: str
+    status: str
+    opened_ts: int
+    updated_ts: int
+    last_activity_ms: int
+    """Wall-clock time of the last member (the quiet period counts from here)."""
+    version: int = 1
+    resolved_ts: int | None = None
+    anomaly_ids: list[str] = field(default_factory=list)
+    alert_fingerprints: list[str] = field(default_factory=list)
+    firing: list[str] = field(default_factory=list)
+    member_severity: dict[str, str] = field(default_factory=dict)
+    entities: list[str] = field(default_factory=list)
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    signals: list[str] = field(default_factory=list)
+    """First signals seen as ``signal on entity`` (for the title and summary, max 5)."""
+    overflow: int = 0
+    """Members beyond ``max_members`` (counted, not listed)."""
+    merged_into: str = ""
+    max_members: int = 1000
+    escalate_entities: int = 5
+
+    @classmethod
+    def open(cls, incident_id: str, member: Member, now_ms: int, max_members: int = 1000,
+             escalate_entities: int = 5) -> IncidentState:
+        """A new incident with ``member`` as its first member."""
+        inc = cls(incident_id, member.cluster, OPEN, member.ts, member.ts, now_ms,
+                  version=0, max_members=max_members, escalate_entities=escalate_entities)
+        inc.add(member, now_ms)
+        inc.version, inc.status = 1, OPEN
+        return inc
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IncidentState:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (lists and maps copied one level: their items are strings)."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+            out[name] = value
+        return out
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != RESOLVED
+
+    def knows(self, member: Member) -> bool:
+        """True when ``member`` (same id, same alert state) is already counted."""
+        if member.kind == "ALERT":
+            known = member.member_id in self.alert_fingerprints
+            return known and (member.member_id in self.firing) == member.firing
+        return member.member_id in self.anomaly_ids
+
+    def _bump(self) -> None:
+        self.version += 1
+        self.status = UPDATED if self.version > 1 else OPEN
+
+    def add(self, member: Member, now_ms: int) -> bool:
+        """Add ``member``; True when the incident changed (a new version)."""
+        self.last_activity_ms = max(self.last_activity_ms, now_ms)
+        if self.knows(member):
+            return False
+        ids = self.alert_fingerprints if member.kind == "ALERT" else self.anomaly_ids
+        if member.member_id not in ids:
+            if len(self.anomaly_ids) + len(self.alert_fingerprints) >= self.max_members:
+                self.overflow += 1
+                return False
+            ids.append(member.member_id)
+        if member.kind == "ALERT":
+            if member.firing and member.member_id not in self.firing:
+                self.firing.append(member.member_id)
+            elif not member.firing and member.member_id in self.firing:
+                self.firing.remove(member.member_id)
+        self.member_severity[member.member_id] = member.severity
+        if member.entity not in self.entities:
+            self.entities.append(member.entity)
+        for key, values in member.keys.items():
+            merged = set(self.keys.get(key, ())) | set(values)
+            self.keys[key] = sorted(merged)
+        if len(self.signals) < 5:
+            self.signals.append(f"{member.signal} on {member.entity}")
+        self.opened_ts = min(self.opened_ts, member.ts)
+        self.updated_ts = max(self.updated_ts, member.ts)
+        self._bump()
+        return True
+
+    def absorb(self, other: IncidentState, now_ms: int) -> None:
+        """Take over ``other``'s members (a member linked both); ``other`` resolves as merged."""
+        for aid in other.anomaly_ids:
+            if aid not in self.anomaly_ids:
+                self.anomaly_ids.append(aid)
+        for fp in other.alert_fingerprints:
+            if fp not in self.alert_fingerprints:
+                self.alert_fingerprints.append(fp)
+        self.firing = sorted(set(self.firing) | set(other.firing))
+        self.member_severity.update(other.member_severity)
+        self.entities += [e for e in other.entities if e not in self.entities]
+        for key, values in other.keys.items():
+            self.keys[key] = sorted(set(self.keys.get(key, ())) | set(values))
+        self.signals = (self.signals + other.signals)[:5]
+        self.overflow += other.overflow
+        self.opened_ts = min(self.opened_ts, other.opened_ts)
+        self.updated_ts = max(self.updated_ts, other.updated_ts)
+        self.last_activity_ms = max(self.last_activity_ms, other.last_activity_ms, now_ms)
+        self._bump()
+        other.merged_into = self.incident_id
+        other.resolve(max(other.updated_ts, self.updated_ts))
+
+    def due(self, now_ms: int, quiet_ms: int) -> bool:
+        """True when open, no alert is firing and nothing arrived for ``quiet_ms``."""
+        return self.is_open and not self.firing and now_ms - self.last_activity_ms >= quiet_ms
+
+    def resolve(self, resolved_ts: int) -> None:
+        """Move to RESOLVED (a new version)."""
+        self.version += 1
+        self.status = RESOLVED
+        self.resolved_ts = int(resolved_ts)
+
+    @property
+    def severity(self) -> str:
+        return incident_severity(self.member_severity.values(), len(self.entities),
+                                 self.escalate_entities)
+
+    def _title(self) -> str:
+        first = self.signals[0] if self.signals else "signals"
+        more = len(self.anomaly_ids) + len(self.alert_fingerprints) + self.overflow - 1
+        return first + (f" (+{more} related)" if more > 0 else "")
+
+    def _summary(self) -> str:
+        n_anom, n_alert = len(self.anomaly_ids), len(self.alert_fingerprints)
+        parts = [f"{n_anom} anomalies and {n_alert} alerts ({len(self.firing)} firing) on "
+                 f"{len(self.entities)} entities in cluster {self.cluster}."]
+        for key in ("service", "node", "gpu", "ptp_domain"):
+            if self.keys.get(key):
+                shown = ", ".join(self.keys[key][:8])
+                parts.append(f"{key}s: {shown}{' ...' if len(self.keys[key]) > 8 else ''}.")
+        if self.signals:
+            parts.append("First signals: " + "; ".join(self.signals[:3]) + ".")
+        if self.overflow:
+            parts.append(f"{self.overflow} further members not listed.")
+        if self.merged_into:
+            parts.append(f"Merged into incident {self.merged_into}.")
+        return " ".join(parts)
+
+    def record(self) -> dict[str, Any]:
+        """This version as an ``Incident`` record."""
+        return {
+            "incident_id": self.incident_id, "cluster": self.cluster, "status": self.status,
+            "severity": self.severity, "title": self._title(), "opened_ts": self.opened_ts,
+            "updated_ts": max(self.updated_ts, self.resolved_ts or 0),
+            "resolved_ts": self.resolved_ts,
+            "anomaly_ids": list(self.anomaly_ids),
+            "alert_fingerprints": list(self.alert_fingerprints),
+            "entities": list(self.entities),
+            "namespaces": list(self.keys.get("namespace", [])),
+            "services": list(self.keys.get("service", [])),
+            "nodes": list(self.keys.get("node", [])),
+            "summary": self._summary(), "version": self.version,
+        }

@@ -1,0 +1,1 @@
+"""The notifier worker (``aiops notify``): incidents, RCA reports and anomalies -> deliveries."""

@@ -1,0 +1,1 @@
+"""The history sink worker: every signal and result topic -> ClickHouse."""

@@ -1,0 +1,105 @@
+"""One API per test module over a private database and private topics on the session stack."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from api.app import create_app
+from api.auth.principal import Role
+from api.auth.tokens import TokenStore
+from api.db import ClickHousePool
+from api.live import LiveHub, TopicRelay
+from api.registry import Registry
+from api.services import Services
+from connectors.clickhouse.client import connect
+from connectors.clickhouse.migrations import MIGRATIONS_DIR, migrate
+from streams.settings import Settings
+from tests.api import data
+from tests.api.server import serve
+
+
+@dataclass
+class ApiEnv:
+    """A served API with tokens for every role and scope."""
+
+    url: str
+    services: Services
+    topics: dict[str, str]
+    ids: dict[str, dict[str, str]]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, who: str | None = "admin") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, trust_env=False)
+
+
+def create_topics(bootstrap: str, names: dict[str, bool]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([
+        NewTopic(t, 2, 1, config={"cleanup.policy": "compact"} if compact else {})
+        for t, compact in names.items()])
+    for fut in futures.values():
+        fut.result(30)
+
+
+def make_services(stack, settings: Settings, topics: dict[str, str]) -> Services:
+    hub = LiveHub(settings.api_stream_queue)
+    url, db = stack.clickhouse_url, settings.clickhouse_database
+    return Services(
+        settings=settings, bootstrap=stack.bootstrap, pool=ClickHousePool(url, db),
+        registry=Registry(stack.bootstrap, hub, topic=topics["clusters"],
+                          offline_after_s=settings.api_offline_after_s, check_interval_s=0.5),
+        hub=hub, tokens=TokenStore(connect(url, db), db),
+        relay=TopicRelay(stack.bootstrap, hub, topics={
+            topics["anomalies"]: ("anomaly", "ANOMALY"),
+            topics["incidents"]: ("incident", "INCIDENT"),
+            topics["alerts"]: ("alert", "ALERT")}))
+
+
+def api_migrations(tmp: Path) -> Path:
+    """The migrations the API reads (0001..0014: history tables and the API's own)."""
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if int(path.name[:4]) <= 14:
+            shutil.copy(path, tmp / path.name)
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def api_env(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
+    uid = uuid.uuid4().hex[:10]
+    db = f"api_{uid}"
+    client = connect(stack.clickhouse_url)
+    migrate(client, db, api_migrations(tmp_path_factory.mktemp("migrations")))
+    ids = data.load(connect(stack.clickhouse_url, db))
+    topics = {k: f"api.{k}.{uid}" for k in ("clusters", "anomalies", "incidents", "alerts")}
+    create_topics(stack.bootstrap, {t: k == "clusters" for k, t in topics.items()})
+    settings = Settings(clickhouse_database=db, api_rate_limit_per_min=100_000,
+                        api_expensive_rate_limit_per_min=100_000, api_stream_heartbeat_s=1.0)
+    services = make_services(stack, settings, topics)
+    store = services.tokens
+    tokens = {
+        "admin": store.create("admin", Role.ADMIN)[0],
+        "operator": store.create("op", Role.OPERATOR)[0],
+        "viewer": store.create("viewer", Role.VIEWER)[0],
+        "alpha": store.create("alpha-only", Role.VIEWER, ["alpha"])[0],
+        "alpha_admin": store.create("alpha-admin", Role.ADMIN, ["alpha"])[0],
+    }
+    now = int(time.time() * 1000)
+    seed = Registry(stack.bootstrap, None, topic=topics["clusters"])
+    for name in data.CLUSTERS:
+        seed.put(data.cluster_record(name, last_seen_ms=now, gpus=2 if name != "charlie" else 0,
+                                     ptp=name == "alpha"))
+    seed.stop()
+    app = create_app(settings, services)
+    with serve(app) as url:
+        yield ApiEnv(url, services, topics, ids, tokens)
+    client.command(f"DROP DATABASE IF EXISTS `{db}`")
