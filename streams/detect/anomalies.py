@@ -1,13 +1,16 @@
 """Anomaly records: entity attribution, severity, confidence and a deterministic id.
 
 Entity convention (shared with the simulator and the RCA): SERVICE ``namespace/service``,
-POD ``namespace/pod``, NODE ``node``, GPU ``node/uuid``, PTP_CLOCK ``node/iface``,
-CLUSTER ``name``.  The most specific entity the labels name wins.
+POD ``namespace/pod``, DEPLOYMENT ``namespace/deployment`` (kube-state rollout series),
+NODE ``node``, GPU ``node/uuid``, PTP_CLOCK ``node/iface``, CLUSTER ``name``.  The most
+specific entity the labels name wins.
 
 >>> entity_of("c1", {"namespace": "shop", "pod": "cart-1", "node": "n1"})
 ('POD', 'shop/cart-1')
 >>> entity_of("c1", {"Hostname": "n1", "UUID": "GPU-1"})
 ('GPU', 'n1/GPU-1')
+>>> entity_of("c1", {"namespace": "shop", "deployment": "payment"})
+('DEPLOYMENT', 'shop/payment')
 >>> anomaly_id("ewma", "c1", 42, 1000) == anomaly_id("ewma", "c1", 42, 1000)
 True
 """
@@ -45,6 +48,8 @@ def entity_of(cluster: str, labels: Mapping[str, str]) -> tuple[str, str]:
     ns = labels.get("namespace")
     if ns and labels.get("pod"):
         return "POD", f"{ns}/{labels['pod']}"
+    if ns and labels.get("deployment"):
+        return "DEPLOYMENT", f"{ns}/{labels['deployment']}"
     if ns and labels.get("service"):
         return "SERVICE", f"{ns}/{labels['service']}"
     if node:

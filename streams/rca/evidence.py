@@ -54,7 +54,7 @@ _RULES: tuple[tuple[Signal, re.Pattern[str]], ...] = tuple(
         (Signal.CHANGE, r"deploy|rollout|generation|image_change|config_change|change_event"),
         (Signal.CPU, r"cpu"),
         (Signal.MEMORY, r"mem|rss|working_set"),
-        (Signal.DISK, r"disk|filesystem|fs_|syscall|iops|io_time"),
+        (Signal.DISK, r"disk|filesystem|fs_|syscall|(?<![a-z])iops|io_time"),  # not "aiops_"
         # Byte counters measure load (traffic), not the health of the network.
         (Signal.TRAFFIC, r"receive_?bytes|transmit_?bytes"),
         (Signal.NETWORK, r"network|packet|sriov|dpdk|net_|netstat|retrans"),

@@ -6,10 +6,11 @@ namespaces and time window, with a row limit.
 
 Rule breaches (detector ``rule:*``: GPU XID/ECC/throttling, PTP clock state ...) carry no
 z-score (``score`` 0), which the ranking would read as no evidence at all; they are read
-as a saturated detection, :data:`RULE_SCORE` (the offline harness's ``max_score``).
+as a saturated detection, :data:`RULE_SCORE` (the cap of
+:func:`streams.rca.evidence.magnitude`, which the model detectors reach too).
 
 >>> rule_scored({"detector": "rule:gpu_xid", "score": 0.0})["score"]
-1000.0
+1000000.0
 >>> rule_scored({"detector": "metric", "score": 0.0})["score"]
 0.0
 """
@@ -27,7 +28,7 @@ MAX_LOG_EVENTS = 200
 MAX_TRACES = 50
 MAX_EDGES = 2000
 #: Score of a rule breach: a certain event, as strong as the strongest detection.
-RULE_SCORE = 1000.0
+RULE_SCORE = 1e6
 _ALERT_SCORE = {"CRITICAL": 12.0, "HIGH": 8.0, "MEDIUM": 5.0, "LOW": 3.0, "INFO": 1.0}
 
 

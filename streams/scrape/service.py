@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from prometheus_client import start_http_server
-
 from connectors.publish.kafka import KafkaPublisher
 from connectors.registry_feed import RegistryFeed
 from connectors.sources.base import ScrapeOutcome, Source
@@ -22,6 +20,7 @@ from connectors.sources.dcgm import DcgmSource
 from connectors.sources.prometheus import PrometheusSource
 from connectors.sources.query import QueryApiSource
 from streams.logs_setup import get_logger
+from streams.ops_server import start_http_server
 from streams.scrape.metrics import ScrapeMetrics
 
 log = get_logger(__name__)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from confluent_kafka import Consumer, Producer
 
 from schemas.codec import Codec, raw_schema
 from schemas.errors import CorruptPayloadError
-from schemas.topics import TOPICS
+from schemas.topics import TOPICS, topic_by_name
 from streams.kafka import admin
 from tests.avro_data import sample_record
 from tests.conftest import RunningStack
@@ -57,14 +59,17 @@ def test_schema_round_trips_through_its_topic(
 
 
 def test_corrupt_message_on_a_real_topic_yields_the_typed_error(
-    stack: RunningStack, topics: None, unique: str
+    stack: RunningStack, unique: str
 ) -> None:
+    # A private topic: a corrupt record on the shared aiops.alerts would break other consumers.
+    topic = dataclasses.replace(topic_by_name("aiops.alerts"), name=f"test.corrupt.{unique}")
+    admin.apply(stack.bootstrap, (topic,))
     codec = Codec("alert")
     good = codec.encode(sample_record(raw_schema("alert"), 7))
     producer = Producer({"bootstrap.servers": stack.bootstrap})
-    producer.produce("aiops.alerts", key=f"corrupt-{unique}".encode(), value=good[:-3])
+    producer.produce(topic.name, key=f"corrupt-{unique}".encode(), value=good[:-3])
     assert producer.flush(30) == 0
-    mine = consume_keys(stack.bootstrap, "aiops.alerts", f"corrupt-{unique}",
+    mine = consume_keys(stack.bootstrap, topic.name, f"corrupt-{unique}",
                         f"corrupt-{unique}", 1)
     assert len(mine) == 1
     with pytest.raises(CorruptPayloadError):

@@ -65,8 +65,8 @@ def _ptp_freerun(cluster: str) -> list[dict[str, Any]]:
         severity=b.severity)]
 
 
-def _top(stack: Any, unique: str, tmp_path: Any, members: list[dict[str, Any]]
-         ) -> dict[str, Any]:
+def _causes(stack: Any, unique: str, tmp_path: Any, members: list[dict[str, Any]]
+            ) -> list[dict[str, Any]]:
     database = f"rcarule_{unique}"
     history_database(stack.clickhouse_url, database, tmp_path / "migrations")
     client = connect(stack.clickhouse_url)
@@ -77,7 +77,7 @@ def _top(stack: Any, unique: str, tmp_path: Any, members: list[dict[str, Any]]
     finally:
         client.close()
     assert built.missing_anomalies == []
-    return rank(built.context)[0]
+    return rank(built.context)
 
 
 def test_gpu_xid_rule_is_the_root_cause(stack, unique, tmp_path) -> None:
@@ -87,10 +87,10 @@ def test_gpu_xid_rule_is_the_root_cause(stack, unique, tmp_path) -> None:
         ("GPU", "worker-1/GPU-7f3a", 0.0)]
     node = {"node": "worker-1", "instance": "worker-1:9100"}
     members = xid + [
-        _metric(cluster, "node_load1", node, 150.0, T0 + 15_000),
+        _metric(cluster, "node_cpu_utilisation", node, 400.0, T0 + 15_000),
         _metric(cluster, "kube_pod_container_status_restarts_total",
                 {"namespace": "llm", "pod": "vllm-0", "node": "worker-1"}, 20.0, T0 + 30_000)]
-    top = _top(stack, unique, tmp_path, members)
+    top = _causes(stack, unique, tmp_path, members)[0]
     assert (top["entity_type"], top["entity"], top["pattern"]) == (
         "GPU", "worker-1/GPU-7f3a", "gpu_xid_crash")
 
@@ -101,8 +101,31 @@ def test_ptp_clock_state_rule_is_the_root_cause(stack, unique, tmp_path) -> None
     assert [(a["entity_type"], a["entity"]) for a in ptp] == [("PTP_CLOCK", "sno-0/ens1f0")]
     members = ptp + [
         _metric(cluster, "node_netstat_Tcp_RetransSegs", {"node": "sno-0"}, 150.0, T0),
-        _metric(cluster, "http_server_requests_errors",
-                {"namespace": "vran", "pod": "du-app-0", "service": "du-app", "node": "sno-0"},
-                30.0, T0 + 30_000)]
-    top = _top(stack, unique, tmp_path, members)
+        _metric(cluster, "node_cpu_utilisation", {"node": "sno-0"}, 100.0, T0 + 15_000)]
+    top = _causes(stack, unique, tmp_path, members)[0]
     assert (top["entity_type"], top["entity"]) == ("PTP_CLOCK", "sno-0/ens1f0")
+
+
+def test_deployment_rollout_is_attributed_to_its_deployment(stack, unique, tmp_path) -> None:
+    """The rollout series (kube-state labels: namespace, deployment) is the deployment's
+    change, not the cluster's; the pattern then blames it and its service follows."""
+    cluster = "edge-2"
+    rollout = _metric(cluster, "kube_deployment_status_observed_generation",
+                      {"namespace": "boutique", "deployment": "paymentservice"}, 1e6, T0)
+    assert (rollout["entity_type"], rollout["entity"]) == (
+        "DEPLOYMENT", "boutique/paymentservice")
+    members = [rollout,
+               _metric(cluster, "aiops_red_error_ratio",
+                       {"namespace": "boutique", "service": "paymentservice"}, 1e6, T0 + 150_000),
+               anomalies.build(  # as the log stage reports a caller's error burst
+                   cluster=cluster, name="log_template_lines",
+                   labels={"namespace": "boutique", "pod": "frontend-x96dg", "app": "frontend",
+                           "template_id": "error"}, series_id=0, kind="SPIKE", actual=40.0,
+                   expected=2.0, lower=2.0, upper=2.0, z=6.8, z_on=4.0,
+                   detector="log_error_burst", start_ts=T0 + 150_000, sample_ts=T0 + 150_000,
+                   severity="MEDIUM")]
+    causes = _causes(stack, unique, tmp_path, members)
+    assert (causes[0]["entity_type"], causes[0]["entity"], causes[0]["pattern"]) == (
+        "DEPLOYMENT", "boutique/paymentservice", "deployment_change_errors")
+    assert "SERVICE:boutique/paymentservice" in [
+        f"{c['entity_type']}:{c['entity']}" for c in causes[:3]]

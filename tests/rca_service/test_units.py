@@ -18,7 +18,7 @@ from tests.rca_service.data import incident, insert_anomalies, insert_edges
 T0 = int(time.time() * 1000) // 60_000 * 60_000 - 3_600_000
 
 
-@pytest.mark.parametrize("name", ["contexts", "report"])
+@pytest.mark.parametrize("name", ["contexts", "history", "report"])
 def test_doctests(name: str) -> None:
     result = doctest.testmod(importlib.import_module(f"streams.rca_service.{name}"))
     assert result.failed == 0 and result.attempted > 0
