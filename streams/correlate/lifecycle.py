@@ -96,6 +96,16 @@ class IncidentState:
         self.version += 1
         self.status = UPDATED if self.version > 1 else OPEN
 
+    def _admits(self, member: Member) -> bool:
+        """Room for ``member``: below ``max_members``, or, up to twice that, when it names an
+        entity the incident does not list yet or is HIGH/CRITICAL. The cap bounds repeats of
+        noisy series; it must not hide the one rule breach or rollout that explains the rest."""
+        listed = len(self.anomaly_ids) + len(self.alert_fingerprints)
+        if listed < self.max_members:
+            return True
+        news = member.entity not in self.entities or member.severity in ("HIGH", "CRITICAL")
+        return news and listed < 2 * self.max_members
+
     def add(self, member: Member, now_ms: int) -> bool:
         """Add ``member``; True when the incident changed (a new version)."""
         self.last_activity_ms = max(self.last_activity_ms, now_ms)
@@ -103,7 +113,7 @@ class IncidentState:
             return False
         ids = self.alert_fingerprints if member.kind == "ALERT" else self.anomaly_ids
         if member.member_id not in ids:
-            if len(self.anomaly_ids) + len(self.alert_fingerprints) >= self.max_members:
+            if not self._admits(member):
                 self.overflow += 1
                 return False
             ids.append(member.member_id)
