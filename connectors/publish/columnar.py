@@ -25,33 +25,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from schemas.avro_wire import write_long, write_string
 from schemas.codec import SINGLE_OBJECT_MAGIC, Codec, load_schema
 from schemas.series import series_id
-
-
-def zigzag_long(n: int) -> bytes:
-    """Avro ``long``: zig-zag varint."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def avro_string(s: str) -> bytes:
-    """Avro ``string``: length + UTF-8."""
-    raw = s.encode()
-    return zigzag_long(len(raw)) + raw
 
 
 def avro_string_map(m: Mapping[str, str]) -> bytes:
     """Avro ``map<string>`` as one block (or the empty map)."""
     if not m:
         return b"\x00"
-    return zigzag_long(len(m)) + b"".join(
-        avro_string(k) + avro_string(v) for k, v in m.items()) + b"\x00"
+    return write_long(len(m)) + b"".join(
+        write_string(k) + write_string(v) for k, v in m.items()) + b"\x00"
 
 
 @lru_cache(maxsize=1)
@@ -59,13 +43,13 @@ def _type_index() -> dict[str, bytes]:
     schema = load_schema("metric_batch")
     types = next(f for f in schema["fields"] if f["name"] == "types")
     symbols = types["type"]["items"]["symbols"]
-    return {sym: zigzag_long(i) for i, sym in enumerate(symbols)}
+    return {sym: write_long(i) for i, sym in enumerate(symbols)}
 
 
 @lru_cache(maxsize=65536)
 def _name_bytes(name: str) -> bytes:
     """Encoded metric names, shared by every series of a name."""
-    return avro_string(name)
+    return write_string(name)
 
 
 @lru_cache(maxsize=1)
@@ -93,12 +77,12 @@ class SeriesEntry:
             enc_type = _type_index()[mtype]
         except KeyError:
             raise ValueError(f"unknown metric type {mtype!r}") from None
-        return cls(name, labels, sid, mtype, zigzag_long(sid), _name_bytes(name),
+        return cls(name, labels, sid, mtype, write_long(sid), _name_bytes(name),
                    avro_string_map(labels), enc_type)
 
 
 def _array(n: int, body: bytes) -> bytes:
-    return zigzag_long(n) + body + b"\x00" if n else b"\x00"
+    return write_long(n) + body + b"\x00" if n else b"\x00"
 
 
 if sys.byteorder == "little":
@@ -119,13 +103,13 @@ def encode_metric_batch(
         raise ValueError("entries, values and timestamps must have equal lengths")
     first = timestamps[0] if n else scrape_ts
     if n and timestamps.count(first) == n:
-        ts_body = zigzag_long(first) * n
+        ts_body = write_long(first) * n
     else:
-        ts_body = b"".join(map(zigzag_long, timestamps))
+        ts_body = b"".join(map(write_long, timestamps))
     return b"".join((
         _header(),
-        avro_string(batch_id), avro_string(cluster), avro_string(source), avro_string(target),
-        zigzag_long(scrape_ts),
+        write_string(batch_id), write_string(cluster), write_string(source), write_string(target),
+        write_long(scrape_ts),
         _array(n, ts_body),
         _array(n, b"".join([e.enc_id for e in entries])),
         _array(n, b"".join([e.enc_name for e in entries])),

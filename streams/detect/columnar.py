@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from schemas.avro_wire import read_long, read_long_array, write_long
 from schemas.codec import SINGLE_OBJECT_MAGIC, Codec
 
 TYPE_SYMBOLS = ("GAUGE", "COUNTER", "HISTOGRAM", "SUMMARY", "UNTYPED")
@@ -62,42 +63,8 @@ def _header() -> bytes:
     return SINGLE_OBJECT_MAGIC + struct.pack("<Q", codec.fingerprint)
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """One zigzag varint at ``pos``: (value, next position)."""
-    shift = result = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return (result >> 1) ^ -(result & 1), pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
 
 
-def _varint_array(arr: np.ndarray, pos: int, n: int) -> tuple[np.ndarray, int]:
-    """``n`` consecutive zigzag varints starting at ``pos`` (vectorised)."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), pos
-    window = arr[pos: pos + 10 * n]
-    ends = np.flatnonzero(window < 0x80)
-    if len(ends) < n:
-        raise ValueError("truncated varint array")
-    ends = ends[:n]
-    size = int(ends[-1]) + 1
-    raw = window[:size].astype(np.uint64)
-    starts = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts + 1
-    if lengths.max() > 10:
-        raise ValueError("varint too long")
-    shift = (np.arange(size, dtype=np.int64) - np.repeat(starts, lengths)) * 7
-    parts = (raw & np.uint64(0x7F)) << shift.astype(np.uint64)
-    u = np.add.reduceat(parts, starts)
-    signed = (u >> np.uint64(1)).astype(np.int64) ^ -(u & np.uint64(1)).astype(np.int64)
-    return signed, pos + size
 
 
 def decode_columns(payload: bytes) -> MetricColumns | None:
@@ -109,28 +76,28 @@ def decode_columns(payload: bytes) -> MetricColumns | None:
         pos = 10
         strings = []
         for _ in range(4):  # batch_id, cluster, source, target
-            length, pos = _varint(payload, pos)
+            length, pos = read_long(payload, pos)
             strings.append(payload[pos: pos + length])
             pos += length
-        scrape_ts, pos = _varint(payload, pos)
+        scrape_ts, pos = read_long(payload, pos)
         arr = np.frombuffer(payload, dtype=np.uint8)
-        n, pos = _varint(payload, pos)
+        n, pos = read_long(payload, pos)
         if n < 0:
             return None
         if n == 0:
             return _empty(strings[1].decode(), strings[3].decode(), scrape_ts)
-        ts, pos = _varint_array(arr, pos, n)
+        ts, pos = read_long_array(arr, pos, n)
         if payload[pos] != 0:
             return None
         pos += 1
-        n_ids, pos = _varint(payload, pos)
+        n_ids, pos = read_long(payload, pos)
         if n_ids != n:
             return None
-        ids, pos = _varint_array(arr, pos, n)
-        if payload[pos] != 0 or _varint(payload, pos + 1)[0] != n:  # names: one block of n
+        ids, pos = read_long_array(arr, pos, n)
+        if payload[pos] != 0 or read_long(payload, pos + 1)[0] != n:  # names: one block of n
             return None
         # From the back: ... [zz(n)] [8n value bytes] 0 [zz(n)] [n type bytes] 0
-        count = _zigzag_bytes(n)
+        count = write_long(n)
         end = len(payload)
         if payload[end - 1] != 0:
             return None
@@ -157,15 +124,6 @@ def _empty(cluster: str, target: str, scrape_ts: int) -> MetricColumns:
                          np.zeros(0, np.uint8))
 
 
-def _zigzag_bytes(n: int) -> bytes:
-    u = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        if u < 0x80:
-            out.append(u)
-            return bytes(out)
-        out.append((u & 0x7F) | 0x80)
-        u >>= 7
 
 
 def columns_from_record(record: dict) -> MetricColumns:

@@ -13,6 +13,7 @@ import struct
 
 import numpy as np
 
+from schemas.avro_wire import write_long, write_string
 from schemas.codec import SINGLE_OBJECT_MAGIC, load_schema
 from schemas.codec import fingerprint as schema_fingerprint
 from streams.simulator.series import Target
@@ -20,32 +21,20 @@ from streams.simulator.series import Target
 TYPE_INDEX = {"GAUGE": 0, "COUNTER": 1, "HISTOGRAM": 2, "SUMMARY": 3, "UNTYPED": 4}
 
 
-def avro_long(n: int) -> bytes:
-    """Zig-zag varint encoding of an Avro long."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
-def avro_string(s: str) -> bytes:
-    raw = s.encode()
-    return avro_long(len(raw)) + raw
 
 
 def _array(items: list[bytes]) -> bytes:
     if not items:
         return b"\x00"
-    return avro_long(len(items)) + b"".join(items) + b"\x00"
+    return write_long(len(items)) + b"".join(items) + b"\x00"
 
 
 def _map(m: dict[str, str]) -> bytes:
     if not m:
         return b"\x00"
-    return avro_long(len(m)) + b"".join(avro_string(k) + avro_string(v)
+    return write_long(len(m)) + b"".join(write_string(k) + write_string(v)
                                         for k, v in m.items()) + b"\x00"
 
 
@@ -61,19 +50,19 @@ class TargetEncoder:
         self.n = len(target.names)
         self.header = SINGLE_OBJECT_MAGIC + struct.pack(
             "<Q", schema_fingerprint(load_schema("metric_batch")))
-        self.ident = avro_string(cluster) + avro_string(source) + avro_string(target.name)
-        self.middle = (_array([avro_long(i) for i in target.series_ids])
-                       + _array([avro_string(s) for s in target.names])
+        self.ident = write_string(cluster) + write_string(source) + write_string(target.name)
+        self.middle = (_array([write_long(i) for i in target.series_ids])
+                       + _array([write_string(s) for s in target.names])
                        + _array([_map(m) for m in target.labels]))
-        self.types = _array([avro_long(TYPE_INDEX[t]) for t in target.types])
-        self.count = avro_long(self.n) if self.n else b""
+        self.types = _array([write_long(TYPE_INDEX[t]) for t in target.types])
+        self.count = write_long(self.n) if self.n else b""
 
     def encode(self, bid: str, ts: int, values: np.ndarray) -> bytes:
         """The single-object-encoded MetricBatch for one tick."""
         if self.n == 0:
-            return (self.header + avro_string(bid) + self.ident + avro_long(ts) + b"\x00"
+            return (self.header + write_string(bid) + self.ident + write_long(ts) + b"\x00"
                     + self.middle + b"\x00" + self.types)
-        stamps = self.count + avro_long(ts) * self.n + b"\x00"
+        stamps = self.count + write_long(ts) * self.n + b"\x00"
         vals = self.count + values.astype("<f8").tobytes() + b"\x00"
-        return (self.header + avro_string(bid) + self.ident + avro_long(ts) + stamps
+        return (self.header + write_string(bid) + self.ident + write_long(ts) + stamps
                 + self.middle + vals + self.types)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schemas.avro_wire import read_long, read_long_array, write_long
+
 HEADER = 10  # C3 01 + 8-byte fingerprint
 
 
@@ -31,48 +33,10 @@ class MetricColumns:
     types: np.ndarray  # uint8 MetricType index
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """One zigzag varint at ``pos``: (value, next position)."""
-    shift = result = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return (result >> 1) ^ -(result & 1), pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
 
 
-def _zigzag_bytes(n: int) -> bytes:
-    u = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while u >= 0x80:
-        out.append((u & 0x7F) | 0x80)
-        u >>= 7
-    out.append(u)
-    return bytes(out)
 
 
-def _varint_array(arr: np.ndarray, pos: int, n: int) -> tuple[np.ndarray, int]:
-    """``n`` zigzag varints starting at ``pos``: (int64 values, next position)."""
-    window = arr[pos: pos + 10 * n]
-    ends = np.flatnonzero(window < 0x80)[:n]
-    if len(ends) < n:
-        raise ValueError("truncated varint array")
-    starts = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts + 1
-    if lengths.max() > 10:
-        raise ValueError("varint too long")
-    used = int(ends[-1]) + 1
-    shifts = (np.arange(used) - np.repeat(starts, lengths)).astype(np.uint64) * np.uint64(7)
-    parts = (window[:used] & 0x7F).astype(np.uint64) << shifts
-    raw = np.add.reduceat(parts, starts)
-    values = (raw >> np.uint64(1)).astype(np.int64) ^ -(raw & np.uint64(1)).astype(np.int64)
-    return values, pos + used
 
 
 def read_columns(payload: bytes, n_types: int = 5) -> MetricColumns | None:
@@ -81,28 +45,28 @@ def read_columns(payload: bytes, n_types: int = 5) -> MetricColumns | None:
         pos = HEADER
         strings = []
         for _ in range(4):  # batch_id, cluster, source, target
-            size, pos = _varint(payload, pos)
+            size, pos = read_long(payload, pos)
             if size < 0:
                 return None
             strings.append(payload[pos:pos + size])
             pos += size
         cluster = strings[1]
-        _, pos = _varint(payload, pos)  # scrape_ts
-        n, pos = _varint(payload, pos)
+        _, pos = read_long(payload, pos)  # scrape_ts
+        n, pos = read_long(payload, pos)
         if n <= 0:
             return None
         arr = np.frombuffer(payload, dtype=np.uint8)
-        timestamps, pos = _varint_array(arr, pos, n)
+        timestamps, pos = read_long_array(arr, pos, n)
         if payload[pos] != 0:
             return None
-        count, pos = _varint(payload, pos + 1)
+        count, pos = read_long(payload, pos + 1)
         if count != n:
             return None
-        series_ids, pos = _varint_array(arr, pos, n)
+        series_ids, pos = read_long_array(arr, pos, n)
         if payload[pos] != 0:
             return None
         # tail: values block (count, n doubles, 0) then types block (count, n bytes, 0)
-        count_bytes = _zigzag_bytes(n)
+        count_bytes = write_long(n)
         end = len(payload)
         t_start = end - 1 - n
         v_end = t_start - len(count_bytes)
