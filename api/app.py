@@ -30,6 +30,7 @@ from api.routes import (
     incidents,
     logs,
     metrics,
+    notifications,
     stream,
     tokens,
     traces,
@@ -42,7 +43,7 @@ from streams.settings import Settings
 log = get_logger(__name__)
 API_PREFIX = "/api/v1"
 RESOURCES = (clusters, fleet, metrics, gpu, cnf, traces, logs, alerts, anomalies, incidents,
-             tokens)
+             notifications, tokens)
 
 
 class ConfigurationError(Exception):

@@ -29,7 +29,15 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connectors.notify.notification import SEVERITIES, Notification, severity_rank
 
@@ -47,6 +55,8 @@ class _Strict(BaseModel):
 class Endpoint(_Strict):
     """One delivery target."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     name: str
     type: Literal["webhook", "alertmanager"] = "webhook"
     format: Literal["alertmanager", "generic", "slack"] = Field(
@@ -54,11 +64,24 @@ class Endpoint(_Strict):
     url: str
     secret_env: str | None = Field(default=None, description="Env var holding the HMAC secret.")
     secret_file: str | None = Field(default=None, description="File holding the HMAC secret.")
+    inline_secret: SecretStr | None = Field(
+        default=None, alias="secret", min_length=1,
+        description="The HMAC secret itself (set through the API; never returned by it).")
     timeout_s: float = 5.0
     headers: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _one_secret(self) -> Endpoint:
+        given = [n for n, v in (("secret", self.inline_secret), ("secret_env", self.secret_env),
+                                ("secret_file", self.secret_file)) if v]
+        if len(given) > 1:
+            raise ValueError(f"endpoint {self.name}: set only one of {', '.join(given)}")
+        return self
+
     def secret(self) -> bytes | None:
         """The HMAC secret (None: unsigned); a named but missing secret is an error."""
+        if self.inline_secret is not None:
+            return self.inline_secret.get_secret_value().encode()
         if self.secret_env:
             value = os.environ.get(self.secret_env)
             if not value:
@@ -232,14 +255,34 @@ class RoutingConfig(_Strict):
 
 
 def parse_routes(text: str) -> RoutingConfig:
-    """Validate a YAML routing document; :class:`RoutingError` says what is wrong."""
+    """Validate a YAML routing document; :class:`RoutingError` says what is wrong.
+
+    Messages name the place (path, line) but never quote the input, which may hold secrets.
+    """
     try:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise RoutingError(f"routing YAML does not parse: {exc}") from exc
+        raise RoutingError(f"routing YAML does not parse: {yaml_problem(exc)}") from exc
     if not isinstance(doc, dict):
         raise RoutingError("routing document must be a mapping with endpoints and routes")
+    return validate_routes(doc)
+
+
+def validate_routes(doc: dict) -> RoutingConfig:
+    """Validate an already-loaded document (see :func:`parse_routes`)."""
     try:
         return RoutingConfig.model_validate(doc)
     except ValidationError as exc:
-        raise RoutingError(f"invalid routing document: {exc}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False, include_context=False))
+        raise RoutingError(f"invalid routing document: {problems}") from exc
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong with a YAML text and where, without quoting it."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return " ".join(p for p in (exc.context, exc.problem) if p) + where
+    return type(exc).__name__

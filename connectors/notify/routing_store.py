@@ -8,7 +8,7 @@ The newest row of ``notification_routing`` wins; an empty document reverts to th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
@@ -47,13 +47,22 @@ def read_routes(client: Client | None, database: str, path: Path | None) -> Rout
 def save_routes(client: Client, database: str, text: str, actor: str) -> RoutingConfig:
     """Validate and store ``text`` as the new override; raises RoutingError when invalid."""
     config = parse_routes(text)
-    client.insert(f"`{database}`.notification_routing",
-                  [[datetime.now(UTC), actor, text]],
-                  column_names=["updated_ts", "actor", "document"])
+    _store(client, database, text, actor)
     return config
 
 
 def reset_routes(client: Client, database: str, actor: str) -> None:
     """Drop the override: the YAML file applies again."""
-    client.insert(f"`{database}`.notification_routing", [[datetime.now(UTC), actor, ""]],
+    _store(client, database, "", actor)
+
+
+def _store(client: Client, database: str, text: str, actor: str) -> None:
+    """Append a revision stamped after the newest one (two saves in one ms stay ordered)."""
+    latest = client.query(f"SELECT max(updated_ts) FROM `{database}`.notification_routing"
+                          ).result_rows[0][0]
+    when = datetime.now(UTC)
+    if latest is not None:
+        latest = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
+        when = max(when, latest + timedelta(milliseconds=1))
+    client.insert(f"`{database}`.notification_routing", [[when, actor, text]],
                   column_names=["updated_ts", "actor", "document"])

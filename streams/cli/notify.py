@@ -72,12 +72,18 @@ def check_routes(
 
 
 @app.command()
-def routes() -> None:
-    """Print the effective routing document and where it comes from."""
+def routes(
+    show_secrets: bool = typer.Option(False, help="Print inline secrets, header values and "
+                                      "URL credentials instead of <redacted>."),
+) -> None:
+    """Print the effective routing document and where it comes from (secrets redacted)."""
+    from api.queries.routing import dump, load, redacted
+
     settings = get_settings()
     client = connect(LocalStack(settings).clickhouse_url())
     doc = read_routes(client, settings.clickhouse_database, settings.notify_routes)
-    typer.echo(f"# source: {doc.source}\n{doc.text}")
+    text = doc.text if show_secrets else dump(redacted(load(doc.text)))
+    typer.echo(f"# source: {doc.source}\n{text}")
 
 
 @app.command()

@@ -45,6 +45,7 @@ log = get_logger("aiops.notify")
 INPUTS = {"aiops.incidents": "incident", "aiops.rca": "rca_report",
           "aiops.anomalies": "anomaly"}
 DLQ_TOPIC = "aiops.deadletter"
+SEND_ROUND = 20  # deliveries per endpoint sent before their outcomes are written
 
 
 @dataclass(frozen=True)
@@ -222,12 +223,29 @@ class NotifyWorker:
 
     # -- delivery --------------------------------------------------------------
     def dispatch(self) -> int:
-        """Attempt every due delivery (endpoints in parallel); returns attempts made."""
-        now = now_ms()
+        """Attempt every due delivery (endpoints in parallel); returns attempts made.
+
+        Outcomes are written after each round of at most ``SEND_ROUND`` deliveries per
+        endpoint, which bounds what a crash can re-send (sent, but not yet recorded).
+        """
+        now, made = now_ms(), 0
+        while not self._stop.is_set():
+            settled, more = self._round(now)
+            made += settled
+            if not more:
+                break
+        return made
+
+    def _round(self, now: int) -> tuple[int, bool]:
+        """One round of due deliveries; (attempts made, whether more were due)."""
         due: dict[str, list[Delivery]] = {}
+        more = False
         for d in sorted(self.pending.values(), key=lambda x: x.next_attempt_ms):
             if d.next_attempt_ms <= now:
-                due.setdefault(d.endpoint, []).append(d)
+                items = due.setdefault(d.endpoint, [])
+                more |= len(items) >= SEND_ROUND
+                if len(items) < SEND_ROUND:
+                    items.append(d)
         jobs = []
         for name, items in due.items():
             try:
@@ -241,7 +259,7 @@ class NotifyWorker:
         self.log.attempts([self.log.attempt_row(*self._settle(d, r)) for d, r in settled])
         self.log.save([d for d, _ in settled])
         self.telemetry.pending.set(len(self.pending))
-        return len(settled)
+        return len(settled), more
 
     def _send_all(self, endpoint: Endpoint, items: list[Delivery]
                   ) -> list[tuple[Delivery, AttemptResult]]:

@@ -65,10 +65,13 @@ def make_services(stack, settings: Settings, topics: dict[str, str]) -> Services
             topics["alerts"]: ("alert", "ALERT")}))
 
 
+API_MIGRATIONS = {20}  # beyond 0001..0014: the notifier's log and routing (0020)
+
+
 def api_migrations(tmp: Path) -> Path:
-    """The migrations the API reads (0001..0014: history tables and the API's own)."""
+    """The migrations the API reads (0001..0014: history tables and the API's own; 0020)."""
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        if int(path.name[:4]) <= 14:
+        if int(path.name[:4]) <= 14 or int(path.name[:4]) in API_MIGRATIONS:
             shutil.copy(path, tmp / path.name)
     return tmp
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from connectors.notify.notification import Notification
 from schemas.series import series_id
 
 CLUSTERS = ("alpha", "bravo", "charlie")
@@ -125,11 +126,39 @@ def load(client: Client) -> dict[str, dict[str, str]]:
                     "summary": "db errors", "probable_cause": "db", "impact": "cart",
                     "remediation": ["restart db"], "provider": "template", "model": None,
                     "persona": "sre", "tokens_in": 0, "tokens_out": 0, "latency_ms": 1.0})
+    deliveries, attempts = notification_rows()
     for table, rows in (("gpu", gpu), ("logs", logs), ("spans", spans),
                         ("service_edges", edges), ("alerts", alerts), ("anomalies", anomalies),
-                        ("incidents", incidents), ("rca_reports", rca)):
+                        ("incidents", incidents), ("rca_reports", rca),
+                        ("notification_deliveries", deliveries),
+                        ("notification_attempts", attempts)):
         _insert(client, table, rows)
     return ids
+
+
+def notification_rows() -> tuple[list[dict], list[dict]]:
+    """The notifier's log for alpha's and bravo's incidents: one failed try, then delivered."""
+    deliveries, attempts = [], []
+    ts = NOW - timedelta(minutes=9)
+    for cluster in ("alpha", "bravo"):
+        key = f"key-{cluster}"
+        common = {"idempotency_key": key, "endpoint": f"hook-{cluster}",
+                  "endpoint_type": "webhook", "route": f"route-{cluster}",
+                  "subject": f"incident:inc-{cluster}", "event": "OPEN", "cluster": cluster}
+        deliveries.append({**common, "group_key": f"cluster={cluster}", "severity": "HIGH",
+                           "state": "DELIVERED", "attempts": 2, "created_ts": ts,
+                           "updated_ts": ts + timedelta(seconds=2), "next_attempt_ts": ts,
+                           "delivered_ts": ts + timedelta(seconds=2), "last_error": "",
+                           "notification": Notification(
+                               f"incident:inc-{cluster}", "OPEN", 1, cluster, "HIGH",
+                               f"{cluster} cart errors", "cart errors",
+                               int(ts.timestamp() * 1000)).to_json(), "version": 1})
+        for n, (status, code) in enumerate((("HTTP_ERROR", 500), ("OK", 200)), start=1):
+            attempts.append({**common, "timestamp": ts + timedelta(seconds=n), "kind": "deliver",
+                             "attempt": n, "status": status, "http_status": code,
+                             "latency_ms": 3.0, "error": "" if code == 200 else
+                             f"HTTP 500: {cluster} receiver down", "worker": "notify"})
+    return deliveries, attempts
 
 
 def cluster_record(name: str, *, last_seen_ms: int, health: float = 1.0,

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["api.auth.principal", "api.auth.tokenreview", "api.ratelimit", "api.registry",
-           "api.queries.sql", "api.queries.metrics", "api.queries.traces"]
+           "api.queries.sql", "api.queries.metrics", "api.queries.traces", "api.queries.routing"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -36,6 +36,8 @@ FILTERS = {
     "/api/v1/alerts": ["cluster", "severity", "alertname"],
     "/api/v1/anomalies": ["cluster", "entity_type", "name", "detector"],
     "/api/v1/incidents": ["cluster"],
+    "/api/v1/notifications/deliveries": ["cluster", "endpoint", "subject", "incident", "key"],
+    "/api/v1/notifications/attempts": ["cluster", "endpoint", "subject", "incident", "key"],
 }
 
 

@@ -65,7 +65,8 @@ def test_unscoped_token_sees_forbidden_data(api_env) -> None:
     """The leak check's pattern does match what other tokens may see."""
     with api_env.client("viewer") as c:
         for path in ("/api/v1/clusters", "/api/v1/incidents", "/api/v1/gpu/devices",
-                     f"/api/v1/traces/{api_env.ids['bravo']['trace']}", "/api/v1/logs"):
+                     f"/api/v1/traces/{api_env.ids['bravo']['trace']}", "/api/v1/logs",
+                     "/api/v1/notifications/deliveries", "/api/v1/notifications/attempts"):
             r = c.get(path)
             assert r.status_code == 200 and FORBIDDEN.search(r.text), path
 
