@@ -119,3 +119,31 @@ def test_scrape_config_in_values_is_valid() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     config = ScrapeConfig.model_validate(values["scrapeConfig"])
     assert config.scrape_configs
+
+
+def test_notify_routes_in_values_reach_notify_and_api(tmp_path) -> None:
+    from connectors.notify.routing import parse_routes
+
+    values = tmp_path / "notify.yaml"
+    values.write_text(yaml.safe_dump({"notify": {"existingSecret": "aiops-notify", "routes": {
+        "endpoints": [{"name": "oncall", "type": "webhook", "format": "generic",
+                       "url": "https://hooks.example/aiops",
+                       "secret_file": "/etc/aiops/notify-secrets/oncall"}],
+        "routes": [{"name": "page", "match": {"severity": ["CRITICAL"]},
+                    "endpoints": ["oncall"]}]}}}))
+    objs = render_chart(values)
+    (cm,) = [o for o in objs if o["kind"] == "ConfigMap"
+             and o["metadata"]["name"].endswith("-notify-routes")]
+    config = parse_routes(cm["data"]["routes.yaml"])
+    assert [e.name for e in config.endpoints] == ["oncall"]
+    for name, pod in _pods(objs):
+        (container,) = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        wired = name.endswith(("-notify", "-api"))
+        assert (env.get("AIOPS_NOTIFY_ROUTES") == "/etc/aiops/notify-routes.yaml") is wired, name
+        assert ("/etc/aiops/notify-secrets" in mounts) is wired, name
+    for obj in objs:
+        if obj["kind"] not in CRD_KINDS:
+            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    assert not [o for o in render_chart() if o["metadata"]["name"].endswith("-notify-routes")]
