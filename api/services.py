@@ -65,10 +65,12 @@ def build_services(settings: Settings, bootstrap: str, clickhouse_url: str,
             settings.api_tokenreview_url, parse_group_roles(settings.api_group_roles),
             credentials=settings.api_tokenreview_token_file,
             ca_file=settings.api_tokenreview_ca_file, cache_s=settings.api_tokenreview_cache_s)
+    telemetry = ApiTelemetry()
     return Services(
         settings=settings, bootstrap=bootstrap,
         pool=ClickHousePool(clickhouse_url, database),
         registry=Registry(bootstrap, hub, offline_after_s=settings.api_offline_after_s,
                           degraded_health=settings.api_degraded_health),
         hub=hub, tokens=TokenStore(connect(clickhouse_url, database), database),
-        relay=TopicRelay(bootstrap, hub) if relay else None, reviewer=reviewer)
+        relay=TopicRelay(bootstrap, hub, lag=telemetry.stream_relay_lag) if relay else None,
+        reviewer=reviewer, telemetry=telemetry)

@@ -36,6 +36,14 @@ class ApiTelemetry:
                                       registry=self.registry)
         self.stream_sent = Counter("aiops_api_stream_events_total", "Events sent to clients",
                                    ["transport"], registry=self.registry)
+        self.stream_relay_lag = Histogram(
+            "aiops_api_stream_relay_lag_seconds",
+            "Kafka record timestamp to the relay receiving it (before fan-out)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry)
+        self.stream_replayed = Counter("aiops_api_stream_replayed_events_total",
+                                       "Events replayed to resuming clients", ["transport"],
+                                       registry=self.registry)
 
 
 class RequestMiddleware:

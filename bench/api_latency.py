@@ -4,7 +4,9 @@ Starts a private stack, generates metric history inside ClickHouse (``INSERT ...
 SELECT FROM numbers``: 100 clusters x 20 series x 4 metrics x 6 h at 15 s, so the
 rollups are filled by their materialised views as in production), registers 1,000
 clusters on the registry topic, serves the API with uvicorn, and times sequential
-requests with a bearer token. Prints one JSON object on its last line.
+requests with a bearer token; ``query_only_*`` times the same query's data access
+without HTTP (series lookup, ClickHouse, points), so the API's share is the
+difference. Prints one JSON object on its last line.
 
     .venv/bin/python bench/api_latency.py [--requests 200] [--clusters 100]
 """
@@ -25,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
 from api.auth.principal import Role  # noqa: E402
+from api.db import ClickHousePool  # noqa: E402
+from api.queries import metrics  # noqa: E402
 from api.registry import Registry  # noqa: E402
 from api.services import build_services  # noqa: E402
 from bench.api_harness import migrate_api, private_stack, serve  # noqa: E402
@@ -99,6 +103,19 @@ def timed(client: httpx.Client, path: str, params: dict, n: int) -> list[float]:
     return out
 
 
+def timed_query(pool: ClickHousePool, clusters: list[str], n: int) -> list[float]:
+    """The dashboard query's data access alone (series lookup, ClickHouse, points)."""
+    out = []
+    for _ in range(n):
+        end = int(time.time() * 1000)
+        t0 = time.perf_counter()
+        metrics.range_query(pool, name="m0", clusters=clusters, matchers=[],
+                            start_ms=end - HOURS * 3600 * 1000, end_ms=end, step_s=60,
+                            agg="avg", by=["cluster"])
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
 def p95(values: list[float]) -> float:
     return round(statistics.quantiles(values, n=100)[94], 2)
 
@@ -136,6 +153,8 @@ def main() -> None:
             summary = c.get("/api/v1/fleet/summary").json()
             timed(c, "/api/v1/fleet/summary", {}, 10)
             fleet_ms = timed(c, "/api/v1/fleet/summary", {}, args.requests)
+            # the same query without HTTP/FastAPI: where the time goes
+            query_ms = timed_query(services.pool, dash["cluster"], args.requests)
     print(json.dumps({
         "raw_rows": rows, "load_s": round(load_s, 1), "dashboard_series": len(first["series"]),
         "dashboard_points": points, "dashboard_resolution": first["resolution"],
@@ -144,7 +163,9 @@ def main() -> None:
         "fleet_clusters": summary["clusters"],
         "fleet_offline": summary["by_state"]["OFFLINE"],
         "fleet_summary_p50_ms": round(statistics.median(fleet_ms), 2),
-        "fleet_summary_p95_ms": p95(fleet_ms)}))
+        "fleet_summary_p95_ms": p95(fleet_ms),
+        "query_only_p50_ms": round(statistics.median(query_ms), 2),
+        "query_only_p95_ms": p95(query_ms)}))
 
 
 if __name__ == "__main__":

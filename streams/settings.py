@@ -228,6 +228,16 @@ class Settings(BaseSettings):
     # Chat and MCP (api/chat, api/mcp_server.py, `aiops ask`, `aiops mcp`).
     chat_max_iterations: int = Field(
         default=6, description="Model calls one chat message may make (tool rounds + answer)."
+    api_stream_replay_max_events: int = Field(
+        default=10_000, ge=0,
+        description="Most relayed records a resuming live-stream client may replay "
+        "(Last-Event-ID / since); further back is a 410.",
+    )
+    api_stream_replay_max_age_s: float = Field(
+        default=6 * 3600.0, ge=0,
+        description="Oldest `since` a live-stream client may replay from, in seconds "
+        "(keep it below the result topics' Kafka retention).",
+    )
     )
     chat_token_budget: int = Field(
         default=32_000, description="Prompt + completion tokens one chat message may spend."

@@ -7,10 +7,13 @@ names in matchers and ``by`` are validated; every value is a bound parameter.
 
 from __future__ import annotations
 
-import math
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from api.db import ClickHousePool
 from api.errors import bad_request
@@ -136,9 +139,14 @@ def matching_series(pool: ClickHousePool, *, clusters: list[str] | None, name: s
 
 
 def _agg(agg: str, resolution: str, quantile: float) -> str:
+    """The aggregate of ``agg`` over raw samples or rollup rows.
+
+    Rollup averages read the plain ``sum``/``count`` columns (no aggregate-state
+    merge): the same sum and count the ``avg`` state holds.
+    """
     raw = resolution == "raw"
     if agg == "avg":
-        return "avg(value)" if raw else "avgMerge(avg)"
+        return "avg(value)" if raw else "sum(sum) / sum(count)"
     if agg == "min":
         return "min(value)" if raw else "min(min)"
     if agg == "max":
@@ -151,14 +159,39 @@ def _agg(agg: str, resolution: str, quantile: float) -> str:
     raise AssertionError(agg)
 
 
+def _group_expr(w: Where, groups: list[str], keys: dict[tuple[str, ...], int],
+                ids: list[int], gidx: list[int]) -> str:
+    """A row's group index, computed in ClickHouse: by cluster name or by series id."""
+    if not groups:
+        return "toUInt32(0)"
+    if groups == ["cluster"]:  # the sort key's own column: no per-series lookup
+        names = [k[0] for k in keys]
+        return (f"transform(cluster, {w.bind(names, 'Array(String)')}, "
+                f"{w.bind(list(keys.values()), 'Array(UInt32)')}, toUInt32(0))")
+    return (f"transform(series_id, {w.bind(ids, 'Array(Int64)')}, "
+            f"{w.bind(gidx, 'Array(UInt32)')}, toUInt32(0))")
+
+
+def _points(ts: Sequence[int], vs: Sequence[float]) -> list[list[float | None]]:
+    """``[epoch ms, value]`` pairs (non-finite values as None), built column-wise."""
+    values = np.asarray(vs, dtype=np.float64)
+    out_v: list[float | None] = values.tolist()
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
+        out_v[i] = None
+    t_ms = (np.asarray(ts, dtype=np.int64) * 1000).tolist()
+    return [list(p) for p in zip(t_ms, out_v, strict=True)]
+
+
 def range_query(pool: ClickHousePool, *, name: str, clusters: list[str] | None,
                 matchers: list[Matcher], start_ms: int, end_ms: int, step_s: int, agg: str,
                 by: list[str], quantile: float = 0.99, resolution: str | None = None
                 ) -> dict[str, Any]:
     """Aggregated points per group; ``by`` may name ``cluster`` or label names.
 
-    Series are selected in the ``series`` index; each is mapped to its group index
-    with ``transform`` so aggregation stays in ClickHouse.
+    Series are selected in the (cached) ``series`` index, then read by the rollup's
+    sort key (cluster, name, series_id, timestamp); each row is mapped to its group
+    in ClickHouse (the ``cluster`` column, or ``transform`` of the series id) so
+    aggregation stays there, and the answer comes back column-wise.
     """
     if (end_ms - start_ms) / 1000 / step_s > MAX_POINTS:
         raise bad_request(f"too many points per series (max {MAX_POINTS}); raise step")
@@ -185,27 +218,31 @@ def range_query(pool: ClickHousePool, *, name: str, clusters: list[str] | None,
     w.time_range("timestamp", start_ms, end_ms)
     if res == "raw":
         w.raw("NOT isNaN(value)")
-    group = f"transform(series_id, {w.bind(ids, 'Array(Int64)')}, " \
-            f"{w.bind(gidx, 'Array(UInt32)')}, toUInt32(0))"
+    group = _group_expr(w, groups, keys, ids, gidx)
     step = w.bind(step_s, "UInt32")
     bucket = f"toUnixTimestamp(toStartOfInterval(toDateTime(timestamp), toIntervalSecond({step})))"
     if agg == "sum":
-        inner_v = "avg(value)" if res == "raw" else "avgMerge(avg)"
+        inner_v = _agg("avg", res, quantile)
         sql = (f"SELECT t, g, sum(v) AS v, sum(n) AS n FROM (SELECT {bucket} AS t, series_id, "
                f"{group} AS g, {inner_v} AS v, count() AS n FROM {table} WHERE {w.sql} "
                "GROUP BY t, series_id, g) GROUP BY t, g ORDER BY g, t")
     else:
         sql = (f"SELECT {bucket} AS t, {group} AS g, {_agg(agg, res, quantile)} AS v, "
                f"count() AS n FROM {table} WHERE {w.sql} GROUP BY t, g ORDER BY g, t")
-    points: dict[int, list[list[float | None]]] = {}
-    read: dict[int, int] = {}
-    for t, g, v, n in pool.rows(sql, w.params):
-        v = float(v)
-        points.setdefault(int(g), []).append([int(t) * 1000, v if math.isfinite(v) else None])
-        read[int(g)] = read.get(int(g), 0) + int(n)
+    ts, gs, vs, ns = pool.columns(sql, w.params)
     by_index = {i: key for key, i in keys.items()}
-    result["series"] = [{"labels": dict(zip(groups, by_index[g], strict=True)), "points": pts}
-                        for g, pts in sorted(points.items())]
+    g_arr = np.asarray(gs, dtype=np.int64)
+    n_arr = np.asarray(ns, dtype=np.int64)
+    cuts = [0, *(np.flatnonzero(np.diff(g_arr)) + 1).tolist(), len(g_arr)]
+    series, read = [], {}
+    for lo, hi in itertools.pairwise(cuts):  # rows are ordered by group, then time
+        if lo == hi:
+            continue
+        g = int(g_arr[lo])
+        series.append({"labels": dict(zip(groups, by_index[g], strict=True)),
+                       "points": _points(ts[lo:hi], vs[lo:hi])})
+        read[g] = int(n_arr[lo:hi].sum())
+    result["series"] = series
     if "cluster" in groups:  # rows per cluster follow from the groups: no second query
         at = groups.index("cluster")
         rows: dict[str, int] = {}

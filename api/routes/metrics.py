@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.auth.principal import Principal
 from api.deps import ClusterFilter, Expensive, Paging, ServicesDep, Viewer, Window
@@ -12,6 +12,7 @@ from api.models.common import ERRORS, Page
 from api.models.metrics import RangeResult, Series, Values
 from api.queries import metrics as q
 from api.queries.sql import label_name
+from api.responses import fast_json
 
 router = APIRouter(prefix="/metrics", tags=["metrics"], responses=ERRORS)
 Matchers = Annotated[list[str] | None, Query(alias="match", max_length=20,
@@ -71,7 +72,7 @@ def coverage(services: ServicesDep, principal: Principal, requested: list[str] |
 
 @router.get("/query_range", response_model=RangeResult, dependencies=[Expensive])
 def query_range(
-    services: ServicesDep, principal: Viewer, window: Window,
+    services: ServicesDep, principal: Viewer, window: Window, response: Response,
     name: Annotated[str, Query(min_length=1, max_length=256)],
     step: Annotated[int, Query(ge=1, le=86_400, description="Seconds")] = 60,
     agg: Literal["avg", "sum", "min", "max", "quantile"] = "avg",
@@ -80,7 +81,8 @@ def query_range(
                                           description="cluster or label names")] = None,
     resolution: Literal["auto", "raw", "1m", "1h"] = "auto",
     cluster: ClusterFilter = None, match: Matchers = None,
-) -> dict:
+) -> Response:
+    """Points per group, served from the rollup the step allows (see ``resolution``)."""
     scope = principal.restrict(cluster)
     matchers = [q.parse_matcher(m) for m in match or []]
     result = {"series": [], "resolution": q.choose_resolution(step, resolution)[0],
@@ -90,10 +92,10 @@ def query_range(
                                start_ms=window.start_ms, end_ms=window.end_ms, step_s=step,
                                agg=agg, by=by or [], quantile=quantile, resolution=resolution)
     cov = coverage(services, principal, cluster, scope, result["rows_by_cluster"])
-    return {"metric": name, "aggregation": agg, "step": step, "start": window.start_ms,
-            "end": window.end_ms, "resolution": result["resolution"],
-            "series": result["series"], "clusters": cov,
-            "partial": is_partial(cov, cluster)}
+    return fast_json({"metric": name, "aggregation": agg, "step": step,
+                      "start": window.start_ms, "end": window.end_ms,
+                      "resolution": result["resolution"], "series": result["series"],
+                      "clusters": cov, "partial": is_partial(cov, cluster)}, response)
 
 
 def is_partial(cov: list[dict], requested: list[str] | None) -> bool:
