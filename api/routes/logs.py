@@ -30,6 +30,7 @@ class LogLine(BaseModel):
     level: str
     body: str
     template_id: str
+    template_params: list[str] = []
     trace_id: str
     span_id: str
     labels: dict[str, str]
@@ -43,6 +44,7 @@ class LogResult(BaseModel):
 
 class Pattern(BaseModel):
     template_id: str
+    template: str = ""
     count: int
     example: str
     level: str

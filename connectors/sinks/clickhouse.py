@@ -14,7 +14,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -113,6 +113,8 @@ class ClickHouseSink(BatchingSink):
         except Exception:  # noqa: BLE001 - find the culprits below
             log.warning("batch conversion failed; converting record by record",
                         topic=batch.topic, partition=batch.partition)
+        # raising pauses the sink (the batch is retried), it never rejects records
+        family.prepare(decoded, lambda: self.client, self.database)
         good = []
         for record, item in batch.items:
             try:
@@ -129,6 +131,13 @@ class ClickHouseSink(BatchingSink):
 
     def insert(self, batch: Batch, tables: dict[str, pa.Table]) -> None:
         """Insert a converted batch (thread-safe across batches of different partitions)."""
+    def drop(self, keys: Iterable[PartitionKey]) -> None:
+        """Forget pending work and family state of revoked partitions."""
+        keys = list(keys)
+        super().drop(keys)
+        for family in self.families.values():
+            family.forget(keys)
+
         family = self.families[batch.topic]
         pending = dict(tables)
         try:

@@ -140,10 +140,15 @@ def logs() -> dict:
             SELECT $__timeInterval(timestamp) AS time, level, count() AS lines
             FROM logs WHERE {where} GROUP BY time, level ORDER BY time""", "timeseries", 0, 0),
         panel("Top templates", "table", f"""
-            SELECT app, template_id, count() AS lines, any(body) AS example,
-                   countIf(level IN ('ERROR', 'FATAL')) AS errors
-            FROM logs WHERE {where} GROUP BY app, template_id
-            ORDER BY lines DESC LIMIT 50""", "table", 12, 0),
+            SELECT p.app AS app, p.template_id AS template_id, t.template AS template,
+                   p.lines AS lines, p.example AS example, p.errors AS errors
+            FROM (SELECT app, template_id, count() AS lines, any(body) AS example,
+                         countIf(level IN ('ERROR', 'FATAL')) AS errors
+                  FROM logs WHERE {where} GROUP BY app, template_id
+                  ORDER BY lines DESC LIMIT 50) AS p
+            LEFT JOIN (SELECT template_id, anyLast(template) AS template FROM log_templates
+                       GROUP BY template_id) AS t ON t.template_id = p.template_id
+            ORDER BY lines DESC""", "table", 12, 0),
         panel("Error logs", "logs", f"""
             SELECT timestamp, body, level, cluster, namespace, pod, trace_id
             FROM logs WHERE {where} AND level IN ('ERROR', 'FATAL')
@@ -195,7 +200,7 @@ def incidents() -> dict:
                    top_pattern, probable_cause, provider, timestamp
             FROM rca_reports FINAL
             WHERE $__timeFilter(timestamp) AND $__conditionalAll({CLUSTERS}, $cluster)
-            ORDER BY timestamp DESC LIMIT 200""", "table", 0, 8, 24),
+            ORDER BY timestamp DESC LIMIT 1 BY incident_id LIMIT 200""", "table", 0, 8, 24),
         panel("Anomalies by type", "timeseries", f"""
             SELECT $__timeInterval(timestamp) AS time, type, count() AS anomalies
             FROM anomalies

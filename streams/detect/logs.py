@@ -8,9 +8,10 @@ ids, IPs, numbers, hex and paths).  Per stream and tumbling window of line time:
 * a template whose count jumps above its EWMA baseline: SPIKE, ``drain_template_rate``;
 * a burst of error-level lines: SPIKE, ``log_error_burst``.
 
-Template ids are not written back per line (that would republish the whole log stream):
-anomalies carry the template id and text, and ``streams.logs`` computes the same stable id
-from the same line wherever it is needed.
+Template ids are not republished per line: the ClickHouse sink assigns them to every stored
+line itself (``streams.logs.assignment``: same miner, same ``stream_key``, same per-partition
+order), so an anomaly's ``template_id`` is the one stored with its lines in ``logs`` and
+``log_templates`` (docs/log-templates.md, "Stored templates").
 
 >>> st = LogStage(window_ms=1000, warmup_lines=2)
 >>> rec = {"cluster": "c1", "timestamps_ns": [0, 1, 2], "labels": [{"namespace": "shop",
@@ -33,13 +34,9 @@ from schemas.codec import Codec
 from schemas.errors import CodecError
 from streams.detect import anomalies
 from streams.detect.metric_stage import BatchResult
+from streams.logs.assignment import stream_key
 from streams.logs.novelty import ErrorBurstDetector, NewTemplateDetector, WindowRateMonitor
 from streams.logs.templates import KeyedTemplateMiners
-
-
-def stream_key(cluster: str, labels: dict[str, str]) -> str:
-    app = labels.get("app") or labels.get("container") or labels.get("job") or ""
-    return f"{cluster}/{labels.get('namespace', '')}/{app}"
 
 
 @dataclass

@@ -58,6 +58,14 @@ class TemplateMatch:
     _lazy: tuple | None = field(default=None, repr=False)
     _params: tuple[ExtractedParameter, ...] | None = field(default=None, repr=False)
 
+    def param_values(self) -> list[str]:
+        """Just the parameter values of :attr:`params` (cheaper when no ``<*>`` is involved)."""
+        if self._params is None and self._lazy is not None:
+            miner, _masked, values, tokens = self._lazy
+            if miner.param_str not in tokens:
+                return [v for v, _name in values]
+        return [p.value for p in self.params]
+
     @property
     def params(self) -> tuple[ExtractedParameter, ...]:
         """Parameters in line order: ``(value, mask_name)``; Drain wildcards have name ``*``."""
@@ -181,11 +189,13 @@ class LogTemplateMiner:
     def _params(self, masked: str, values: list[tuple[str, str]],
                 template: Sequence[str]) -> tuple[ExtractedParameter, ...]:
         """Parameters in line order: masked values and Drain ``<*>`` tokens (mask name ``*``)."""
+        star = self.param_str
+        if star not in template:  # every parameter is a masked value, in line order
+            return tuple(ExtractedParameter(v, n) for v, n in values)
         tokens = self.miner.drain.get_content_as_tokens(masked)
         if len(tokens) != len(template):  # cannot happen for a matched cluster; be safe
             return tuple(ExtractedParameter(v, n) for v, n in values)
         out: list[ExtractedParameter] = []
-        star = self.param_str
         ph = self.masker.placeholder_re
         vi = 0
         for tok, tpl in zip(tokens, template, strict=True):

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["masking", "templates", "preprocess", "novelty", "evaluation"]
+MODULES = ["masking", "templates", "preprocess", "novelty", "evaluation", "assignment"]
 
 
 @pytest.mark.parametrize("name", MODULES)

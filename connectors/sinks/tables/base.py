@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from clickhouse_connect.driver.client import Client
 
-from connectors.sinks.base import Record
+from connectors.sinks.base import PartitionKey, Record
 from schemas.codec import Codec
 from schemas.errors import CodecError
 
@@ -53,6 +54,18 @@ class TableFamily(ABC):
     def rows(self, decoded: Any) -> int:
         """How many table rows a decoded record yields (for batch sizing)."""
         return 1
+
+    def prepare(self, decoded: Sequence[Any], client: Callable[[], Client], database: str
+                ) -> None:
+        """Before ``to_arrow`` of a batch, outside per-record error handling: families with
+        durable state (log templates) load and advance it here (``client()`` gives the
+        caller's ClickHouse client); raising pauses the sink and retries the batch, it never
+        rejects records."""
+        return None
+
+    def forget(self, keys: Iterable[PartitionKey]) -> None:
+        """Partitions were revoked: drop state kept for them (the next owner restores it)."""
+        return None
 
     @abstractmethod
     def to_arrow(self, decoded: Sequence[Any]) -> dict[str, pa.Table]:
