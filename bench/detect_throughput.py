@@ -150,6 +150,11 @@ def main() -> None:
             stages = list(worker.stages.values())
             live = sum(s.live_series() for s in stages)
             bytes_total = sum(s.bytes_per_series() * s.live_series() for s in stages)
+            parts: dict[str, float] = {}
+            for s in stages:
+                for k, v in s.memory_breakdown().items():
+                    parts[k] = parts.get(k, 0.0) + v * s.live_series() / max(live, 1)
+            slots = sum(s.registry.capacity for s in stages)
             t0 = time.perf_counter()
             worker._checkpoint(list(worker.stages))
             checkpoint_s = time.perf_counter() - t0
@@ -161,6 +166,8 @@ def main() -> None:
     result = {
         "samples_per_s": round(n * args.rounds / steady_s),
         "bytes_per_series": round(bytes_total / max(live, 1), 1),
+        "bytes_per_series_parts": {k: round(v, 1) for k, v in parts.items()},
+        "slots_per_live_series": round(slots / max(live, 1), 3),
         "live_series": live,
         "steady_samples": n * args.rounds,
         "steady_s": round(steady_s, 2),

@@ -1,18 +1,28 @@
 """Scale-out of ``aiops detect``: two worker processes on a 4-partition topic versus one.
 
-Starts a private local stack, writes ``--series`` series x ``--rounds`` scrapes to a
-4-partition metrics topic, then runs the real :class:`DetectWorker` in separate processes:
-one process owning all four partitions, two processes owning two each, then one process
-again (the single-process rate is the better of its two runs).  The two processes own two
-partitions each, the split a consumer group makes; they are assigned statically so that
-the join/rebalance pause (covered by the stack tests) does not blur the rate.  Each process
-times from its first consumed batch to its last sample; the two-process rate is all samples
-over the span from the earliest first batch to the latest last sample.
+Starts a private local stack and writes ``--series`` series x ``--rounds`` scrapes to a
+4-partition metrics topic *before* any worker starts (no producer competes with them).
+Then it runs the real :class:`DetectWorker` in separate processes: one process owning all
+four partitions, two processes owning two each, then one process again (the single-process
+figures are the better of its two runs).  The partitions are assigned statically (the split
+a consumer group makes) so no join/rebalance pause blurs the rate, and every process gets
+ready (imports, consumer, restore) and then waits: all of them start consuming at the
+same instant.  Each process records its samples, wall time and CPU time after every poll.
 
-Last line: JSON with ``speedup`` (two-process rate over one-process rate, wall clock) and
-``cpu_bound_speedup`` (all samples over the busiest process's CPU seconds, two versus one:
-the speedup with a free core per process, which a shared 2-core machine does not give).
-Usage: ``python bench/scale_out.py [--series 200000] [--targets 200] [--rounds 8]``.
+Figures (two processes over one):
+
+* ``speedup``: all samples over the wall span from the common start to the last sample;
+* ``steady_speedup``: the same after each process's first scrape round (the first round
+  registers every series and decodes its labels, a different workload);
+* ``cpu_bound_speedup``: all samples over the busiest process's CPU seconds, the speedup
+  with a free core per process;
+* ``machine_parallelism``: the same comparison for a pure-Python CPU loop (one process vs
+  two, same total work, best of three interleaved runs), just before the workers: what
+  this machine gives two processes right now (2.0 on two idle cores, ~1 when others keep
+  both cores busy).  ``speedup_vs_machine`` divides ``speedup`` by it.
+
+Last line: JSON.  Usage: ``python bench/scale_out.py [--series 200000] [--targets 200]
+[--rounds 8]``.
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ PARTITIONS = 4
 
 
 def worker_main(args: argparse.Namespace) -> None:
-    """One worker process: own partitions ``index::of`` and drain them."""
+    """One worker process: own partitions ``index::of``, wait for "go", drain them."""
     names = json.loads(args.names)
     worker = DetectWorker(worker_config(args.bootstrap, names, args.group))
     consumer = worker.start_manual()
@@ -52,50 +62,87 @@ def worker_main(args: argparse.Namespace) -> None:
              for p in range(args.index, PARTITIONS, args.of)]
     worker.on_assign(consumer, parts)
     ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
-    first = last = steady = None
-    steady_at = 0.0
-    cpu0 = 0.0
     counter = worker.metrics.samples.labels(names["metrics"])
+    print("ready", flush=True)
+    sys.stdin.readline()  # "go": every process starts consuming at once
+    go, cpu0 = time.time(), time.process_time()
+    trace = [(go, 0.0, 0.0)]  # (wall, samples, cpu) after each poll
     while any(worker.next_offset.get((names["metrics"], p), 0) < hi for p, hi in ends.items()):
-        before, cpu_before = time.time(), time.process_time()
-        if worker.step(consumer) and first is None:
-            first, cpu0 = before, cpu_before
-        if steady is None and args.steady_after and counter._value.get() >= args.steady_after:
-            steady, steady_at = time.time(), counter._value.get()
+        if worker.step(consumer):
+            trace.append((time.time(), counter._value.get(), time.process_time() - cpu0))
     worker.producer.flush(60)
-    last = time.time()
-    cpu = time.process_time() - cpu0
-    samples = worker.metrics.samples.labels(names["metrics"])._value.get()
+    trace.append((time.time(), counter._value.get(), time.process_time() - cpu0))
     consumer.close()
-    print(json.dumps({"samples": samples, "first": first, "last": last, "cpu": cpu,
-                      "steady": steady, "steady_at": steady_at}), flush=True)
+    print(json.dumps({"go": go, "trace": trace}), flush=True)
+
+
+def _steady(trace: list[list[float]], rounds: int) -> tuple[float, float, float]:
+    """(start, end, samples) of a process after its first round of scrapes."""
+    total = trace[-1][1]
+    start = next(t for t in trace if t[1] >= total / rounds)
+    return start[0], trace[-1][0], total - start[1]
 
 
 def run_workers(bootstrap: str, names: dict[str, str], n: int, tag: str,
-                steady_after: int = 0) -> dict[str, float]:
-    """Run ``n`` worker processes over the topic; ``steady_after``: also time the samples
-    after that many (one process only: e.g. after the first scrape registered every series)."""
+                rounds: int) -> dict[str, float]:
+    """Run ``n`` worker processes over the topic, started together."""
     procs = [subprocess.Popen(
         [sys.executable, __file__, "--worker", "--bootstrap", bootstrap, "--names",
-         json.dumps(names), "--group", f"scale-{tag}", "--index", str(i), "--of", str(n),
-         "--steady-after", str(steady_after)],
-        stdout=subprocess.PIPE, text=True) for i in range(n)]
+         json.dumps(names), "--group", f"scale-{tag}", "--index", str(i), "--of", str(n)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(n)]
+    for p in procs:  # its log lines may come first
+        while (line := p.stdout.readline()) and line.strip() != "ready":
+            pass
+        if not line:
+            raise RuntimeError("worker exited before it was ready")
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     results = []
     for p in procs:
         out, _ = p.communicate(timeout=900)
         if p.returncode:
             raise RuntimeError(f"worker failed with {p.returncode}")
         results.append(json.loads(out.strip().splitlines()[-1]))
-    samples = sum(r["samples"] for r in results)
-    span = max(r["last"] for r in results) - min(r["first"] for r in results)
-    cpu = max(r["cpu"] for r in results)
-    out = {"samples": samples, "seconds": round(span, 2), "samples_per_s": samples / span,
-           "cpu_s": round(cpu, 2), "samples_per_cpu_s": samples / cpu}
-    r0 = results[0]
-    if n == 1 and r0.get("steady"):
-        out["steady_samples_per_s"] = (r0["samples"] - r0["steady_at"]) / (
-            r0["last"] - r0["steady"])
-    return out
+    traces = [r["trace"] for r in results]
+    samples = sum(t[-1][1] for t in traces)
+    go = min(r["go"] for r in results)
+    span = max(t[-1][0] for t in traces) - go
+    cpu = max(t[-1][2] for t in traces)
+    steady = [_steady(t, rounds) for t in traces]
+    steady_span = max(s[1] for s in steady) - min(s[0] for s in steady)
+    return {"samples": samples, "seconds": round(span, 2), "samples_per_s": samples / span,
+            "cpu_s": round(cpu, 2), "samples_per_cpu_s": samples / cpu,
+            "steady_samples_per_s": sum(s[2] for s in steady) / steady_span,
+            "per_worker_samples_per_s": [round(t[-1][1] / (t[-1][0] - r["go"]))
+                                         for t, r in zip(traces, results, strict=True)],
+            "go_skew_s": round(max(r["go"] for r in results) - go, 3)}
+
+
+SPIN = """
+import sys, time
+t0 = time.time()
+x = 0
+for i in range(int(sys.argv[1])):
+    x += i * i % 7
+print(t0, time.time())
+"""
+
+
+def machine_parallelism(loops: int = 10_000_000, repeats: int = 3) -> float:
+    """Work per second of two spinning processes over one (same total work), the best of
+    ``repeats`` interleaved runs of each (a quiet moment is what each can show).  The loop
+    runs in a bare interpreter and is timed from the first loop start to the last loop end
+    (interpreter start-up is not part of it)."""
+    best = {1: 0.0, 2: 0.0}
+    for _ in range(repeats):
+        for n in (1, 2):
+            procs = [subprocess.Popen([sys.executable, "-c", SPIN, str(loops // n)],
+                                      stdout=subprocess.PIPE, text=True) for _ in range(n)]
+            spans = [tuple(map(float, p.communicate(timeout=600)[0].split())) for p in procs]
+            wall = max(e for _s, e in spans) - min(s for s, _e in spans)
+            best[n] = max(best[n], loops / wall)
+    return best[2] / best[1]
 
 
 def main() -> None:
@@ -109,7 +156,6 @@ def main() -> None:
     ap.add_argument("--group", help=argparse.SUPPRESS)
     ap.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--of", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--steady-after", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker_main(args)
@@ -124,23 +170,33 @@ def main() -> None:
             for r in range(args.rounds):
                 produce(bootstrap, names["metrics"], fleet.payloads(r))
             # one, two, one again: the first pass also warms the broker's page cache, so
-            # the single-process rate is the better of its two runs.
-            one_a = run_workers(bootstrap, names, 1, "one-a")
-            two = run_workers(bootstrap, names, 2, "two")
-            one_b = run_workers(bootstrap, names, 1, "one-b")
+            # the single-process figures are the better of its two runs.
+            machine = machine_parallelism()
+            one_a = run_workers(bootstrap, names, 1, "one-a", args.rounds)
+            two = run_workers(bootstrap, names, 2, "two", args.rounds)
+            one_b = run_workers(bootstrap, names, 1, "one-b", args.rounds)
             one = max(one_a, one_b, key=lambda r: r["samples_per_s"])
+            steady_one = max(one_a["steady_samples_per_s"], one_b["steady_samples_per_s"])
+            cpu_one = max(one_a["samples_per_cpu_s"], one_b["samples_per_cpu_s"])
         finally:
             stack.down()
+    speedup = two["samples_per_s"] / one["samples_per_s"]
     print(json.dumps({
-        "speedup": round(two["samples_per_s"] / one["samples_per_s"], 2),
-        "cpu_bound_speedup": round(two["samples_per_cpu_s"] / one["samples_per_cpu_s"], 2),
-        "one_worker_cpu_s": one["cpu_s"], "two_workers_max_cpu_s": two["cpu_s"],
-        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "speedup": round(speedup, 2),
+        "steady_speedup": round(two["steady_samples_per_s"] / steady_one, 2),
+        "cpu_bound_speedup": round(two["samples_per_cpu_s"] / cpu_one, 2),
+        "machine_parallelism": round(machine, 2),
+        "speedup_vs_machine": round(speedup / machine, 2),
         "one_worker_samples_per_s": round(one["samples_per_s"]),
         "two_workers_samples_per_s": round(two["samples_per_s"]),
+        "two_workers_each_samples_per_s": two["per_worker_samples_per_s"],
+        "one_worker_steady_samples_per_s": round(steady_one),
+        "two_workers_steady_samples_per_s": round(two["steady_samples_per_s"]),
+        "one_worker_cpu_s": one["cpu_s"], "two_workers_max_cpu_s": two["cpu_s"],
         "one_worker_s": one["seconds"], "two_workers_s": two["seconds"],
         "one_worker_runs_samples_per_s": [round(one_a["samples_per_s"]),
                                           round(one_b["samples_per_s"])],
+        "go_skew_s": two["go_skew_s"], "load_avg_1m": round(os.getloadavg()[0], 2),
         "samples": one["samples"], "partitions": PARTITIONS,
     }))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -62,7 +63,7 @@ class GpuStage:
                 cluster=rec["cluster"], name="gpu_multivariate", labels=labels, series_id=0,
                 kind="PATTERN_BREAK", actual=score, expected=self.models.threshold, lower=0.0,
                 upper=self.models.threshold, z=score, z_on=self.models.threshold,
-                detector="hst", start_ts=int(s["ts"]), sample_ts=int(s["ts"]),
+                detector="hst:gpu", start_ts=int(s["ts"]), sample_ts=int(s["ts"]),
                 entity=("GPU", f"{s['node']}/{s['uuid']}")))
         return found
 
@@ -70,12 +71,13 @@ class GpuStage:
         return len(self.rules.gpus)
 
     def to_bytes(self) -> bytes:
-        """Rule state as JSON (small: a few fields per GPU)."""
+        """Rule state (a few fields per GPU) and the per-GPU models, as JSON."""
         gpus = {u: {"xid": g.xid, "dbe": g.dbe, "counters": g.counters,
                     "active": sorted(g.active), "sample": g.sample}
                 for u, g in self.rules.gpus.items()}
         nodes = {n: sorted(v) for n, v in self.rules.nodes.items()}
-        return json.dumps({"gpus": gpus, "nodes": nodes}).encode()
+        models = base64.b64encode(self.models.to_bytes()).decode()
+        return json.dumps({"gpus": gpus, "nodes": nodes, "models": models}).encode()
 
     @classmethod
     def from_bytes(cls, blob: bytes, throttle_ratio: float = 0.1) -> GpuStage:
@@ -86,4 +88,6 @@ class GpuStage:
                                        {k: (v[0], v[1]) for k, v in g["counters"].items()},
                                        set(g["active"]), g["sample"])
         stage.rules.nodes = {n: set(v) for n, v in data["nodes"].items()}
+        if "models" in data:  # checkpoints before the models were kept have none
+            stage.models = EntityModels.from_bytes(base64.b64decode(data["models"]), GPU_LIMITS)
         return stage

@@ -23,6 +23,8 @@ from streams.detect.columnar import decode_columns as fast_columns
 from streams.detect.cooldown import AlertGate
 from streams.detect.counters import CounterRates
 from streams.detect.histograms import HistogramQuantiles, is_bucket
+from streams.detect.ptp_ports import FEATURES as PTP_FEATURES
+from streams.detect.ptp_ports import PtpPorts
 from streams.detect.registry import SeriesRegistry
 from streams.detect.rules_cnf import NONE, CnfRules, rule_code
 from streams.detect.subset import SubsetDetector
@@ -32,6 +34,7 @@ DAY_MS = 86_400_000
 CUMULATIVE = 1  # kind bit: the series is a counter (or histogram/summary _sum/_count/_bucket)
 RULE_BITS = 0x3  # kind >> 1: the CNF rule code
 BUCKET = 0x80  # kind bit: a histogram bucket (quantiles are derived from its rate)
+PTP = 0x08  # kind bit: a PTP port reading (feeds the per-port model)
 
 
 @dataclass
@@ -63,11 +66,12 @@ class BatchResult:
 
 
 def kind_of(name: str, mtype: int, labels: dict[str, str] | None = None) -> int:
-    """Kind byte of a new series: cumulative flag | rule code << 1 | bucket flag."""
+    """Kind byte of a new series: cumulative flag | rule code << 1 | PTP | bucket flag."""
     cumulative = mtype in (COUNTER, HISTOGRAM) or (
         mtype == SUMMARY and name.endswith(("_count", "_sum")))
     bucket = mtype == HISTOGRAM and labels is not None and is_bucket(name, labels)
-    return int(cumulative) | (rule_code(name) << 1) | (BUCKET if bucket else 0)
+    return (int(cumulative) | (rule_code(name) << 1) | (BUCKET if bucket else 0)
+            | (PTP if name in PTP_FEATURES else 0))
 
 
 class _Message:
@@ -126,6 +130,7 @@ class MetricStage:
                               cooldown_ms=config.cooldown_ms)
         self.rules = CnfRules(config.ptp_offset_ns)
         self.hist = HistogramQuantiles()
+        self.ptp = PtpPorts()
         self.max_ts = 0
         self.last_evict_ts = 0
         self.target_slots: dict[tuple[str, str], np.ndarray] = {}
@@ -173,6 +178,16 @@ class MetricStage:
         for r in range(int(rank.max()) + 1):
             sel = order[rank == r]
             self._round(sel, slots, ts, vals, msgs, msg_of, pos_of, out)
+        kind = self.registry.kind[slots]
+        # PTP_CLASS/STATE/OFFSET rule bits too: series registered before the PTP bit existed
+        ptp = np.flatnonzero((kind & PTP) | (((kind >> 1) & RULE_BITS) != NONE))
+        if len(ptp):
+            samples = []
+            for i in ptp.tolist():
+                m = msgs[msg_of[i]]
+                name, labels = self._meta(m, int(msg_of[i]), int(pos_of[i]), out)
+                samples.append((m.cols.cluster, name, labels, float(vals[i]), int(ts[i])))
+            out.anomalies += self.ptp.observe(samples)
         out.evicted = self._maybe_evict()
         return out
 
@@ -325,12 +340,20 @@ class MetricStage:
     def bytes_per_series(self) -> float:
         """Allocated bytes divided by live series (index, detector, rates, baseline, gate,
         per-target slot cache); capacity grows by doubling, so this includes the slack."""
+        return sum(self.memory_breakdown().values())
+
+    def memory_breakdown(self) -> dict[str, float]:
+        """:meth:`bytes_per_series` by part; per-slot arrays are counted at capacity."""
         live = max(len(self.registry), 1)
-        cap = self.registry.capacity
-        per_slot = (self.detector.nbytes_per_slot() + self.counters.nbytes_per_slot()
-                    + self.baseline.nbytes_per_slot() + self.gate.nbytes_per_slot())
-        cache = sum(v.nbytes + 100 for v in self.target_slots.values())
-        return (self.registry.nbytes() + per_slot * cap + cache) / live
+        scale = self.registry.capacity / live
+        return {
+            "detector": self.detector.nbytes_per_slot() * scale,
+            "counters": self.counters.nbytes_per_slot() * scale,
+            "baseline": self.baseline.nbytes_per_slot() * scale,
+            "gate": self.gate.nbytes_per_slot() * scale,
+            "registry": self.registry.nbytes() / live,
+            "slot_cache": sum(v.nbytes + 100 for v in self.target_slots.values()) / live,
+        }
 
     def to_bytes(self) -> bytes:
         """The whole partition state as one ``.npz`` blob (no pickle)."""
@@ -343,7 +366,7 @@ class MetricStage:
                              ("gate", self.gate.state_dict(h))):
             arrays.update({f"{prefix}/{k}": v for k, v in part.items()})
         meta = {"max_ts": self.max_ts, "last_evict_ts": self.last_evict_ts,
-                "hist": self.hist.state(),
+                "hist": self.hist.state(), "ptp": self.ptp.state(),
                 "rules": {k: {str(a): b for a, b in v.items()}
                           for k, v in self.rules.state().items()}}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -371,4 +394,6 @@ class MetricStage:
         stage.last_evict_ts = int(meta["last_evict_ts"])
         stage.rules.load(meta["rules"])
         stage.hist.load(meta.get("hist", {}))
+        if "ptp" in meta:  # checkpoints before the per-port model have none
+            stage.ptp = PtpPorts.from_state(meta["ptp"])
         return stage

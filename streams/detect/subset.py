@@ -91,6 +91,7 @@ class SubsetDetector:
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        state = self.cls.upgrade_state(state)  # a checkpoint of an earlier detector layout
         for k, arr in self.store.items():
             new = np.asarray(state[k], dtype=arr.dtype)
             arr[: len(new)] = new

@@ -27,6 +27,7 @@ ClickHouse through the sink and the metric detectors like any other series.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections import OrderedDict
@@ -42,6 +43,7 @@ from streams.detect.entity_models import SERVICE_LIMITS, EntityModels
 from streams.detect.metric_stage import BatchResult
 
 ENTRY_KINDS = frozenset({"SERVER", "CONSUMER"})
+SERVICE_MODEL = {"warmup": 30}
 NS_KEYS = ("k8s.namespace.name", "service.namespace", "namespace")
 
 
@@ -152,7 +154,7 @@ class TraceStage:
     def __init__(self, window_ms: int = 15_000, lateness_ms: int = 15_000) -> None:
         self.codec = Codec("span_batch")
         self.red = RedAggregator(window_ms, lateness_ms)
-        self.models = EntityModels(SERVICE_LIMITS, warmup=30)
+        self.models = EntityModels(SERVICE_LIMITS, **SERVICE_MODEL)
 
     def process(self, payloads: list[bytes]) -> BatchResult:
         out = BatchResult()
@@ -174,7 +176,7 @@ class TraceStage:
                     cluster=cluster, name="service_red", labels=labels, series_id=0,
                     kind="PATTERN_BREAK", actual=score, expected=self.models.threshold,
                     lower=0.0, upper=self.models.threshold, z=score, z_on=self.models.threshold,
-                    detector="hst", start_ts=end_ms, sample_ts=end_ms,
+                    detector="hst:service", start_ts=end_ms, sample_ts=end_ms,
                     entity=("SERVICE", f"{ns}/{service}")))
         self.red.service_features = []
         return out
@@ -183,7 +185,7 @@ class TraceStage:
         return sum(len(v) for v in self.red.red.values())
 
     def to_bytes(self) -> bytes:
-        """Open windows and the span-id memory as JSON."""
+        """Open windows, the span-id memory and the per-service models, as JSON."""
         return json.dumps({
             "window_ms": self.red.window_ms, "lateness_ms": self.red.lateness_ms,
             "watermark": self.red.watermark_ms,
@@ -191,6 +193,7 @@ class TraceStage:
             "red": [[c, w, [[list(k), v] for k, v in acc.items()]]
                     for (c, w), acc in self.red.red.items()],
             "children": [[c, w, v] for (c, w), v in self.red.children.items()],
+            "models": base64.b64encode(self.models.to_bytes()).decode(),
         }).encode()
 
     @classmethod
@@ -201,4 +204,7 @@ class TraceStage:
         stage.red.spans = OrderedDict((k, tuple(v)) for k, v in d["spans"])
         stage.red.red = {(c, w): {tuple(k): v for k, v in acc} for c, w, acc in d["red"]}
         stage.red.children = {(c, w): [tuple(x) for x in v] for c, w, v in d["children"]}
+        if "models" in d:  # checkpoints before the models were kept have none
+            stage.models = EntityModels.from_bytes(base64.b64decode(d["models"]),
+                                                   SERVICE_LIMITS, **SERVICE_MODEL)
         return stage

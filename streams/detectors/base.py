@@ -98,12 +98,19 @@ class StreamingDetector(ABC):
         return {k: getattr(self, k).copy() for k in ("n_seen", *self.state_fields)}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        state = self.upgrade_state(state)
         for k in ("n_seen", *self.state_fields):
             cur = getattr(self, k)
             new = np.asarray(state[k], dtype=cur.dtype)
             if new.shape != cur.shape:
                 raise ValueError(f"{k}: shape {new.shape} != {cur.shape}")
             setattr(self, k, new.copy())
+
+    @classmethod
+    def upgrade_state(cls, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A state saved by an earlier layout of this class, in the current layout (the
+        default: unchanged).  Checkpoints written before an upgrade then load warm."""
+        return state
 
     def to_bytes(self) -> bytes:
         """Serialise config and state (``np.savez``, no pickle)."""

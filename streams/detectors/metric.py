@@ -59,7 +59,10 @@ class MetricDetector(StreamingDetector):
     def _step(self, x: np.ndarray, ok: np.ndarray, phase: np.ndarray | None) -> np.ndarray:
         z = np.zeros(self.n_series)
         for part in self.parts.values():
-            np.maximum(z, part.update_z(x, phase), out=z)
+            # The parts see exactly the samples this detector sees: they share its counter
+            # (which it advances after this step) instead of keeping their own.
+            part.n_seen = self.n_seen
+            np.maximum(z, np.where(ok, part._step(x, ok, phase), 0.0), out=z)
         warm = ok & (self.n_seen >= self.warmup)
         z = np.where(warm, z, 0.0).astype(np.float32)
         return suppress_repeats(z, self.peak, self.age, self.hold, ok).astype(np.float64)
@@ -67,11 +70,28 @@ class MetricDetector(StreamingDetector):
     def state_dict(self) -> dict[str, np.ndarray]:
         out = super().state_dict()
         for name, part in self.parts.items():
-            out.update({f"{name}.{k}": v for k, v in part.state_dict().items()})
+            out.update({f"{name}.{k}": v for k, v in part.state_dict().items() if k != "n_seen"})
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        state = self.upgrade_state(state)
         super().load_state_dict(state)
         for name, part in self.parts.items():
             pre = f"{name}."
-            part.load_state_dict({k[len(pre):]: v for k, v in state.items() if k.startswith(pre)})
+            part.load_state_dict({"n_seen": self.n_seen, **{
+                k[len(pre):]: v for k, v in state.items() if k.startswith(pre)}})
+
+    @classmethod
+    def upgrade_state(cls, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Convert a state of an earlier layout (float32 codebooks, per-part counters)."""
+        out = dict(state)
+        for pre in ("novelty.", "smoothed."):
+            old = {k[len(pre):]: v for k, v in state.items() if k.startswith(pre)}
+            if "codebook" in old:
+                old.setdefault("smoothed", np.zeros(0))
+                for k in old:
+                    out.pop(pre + k, None)
+                new = NoveltyDetector.upgrade_state(old)
+                out.update({pre + k: v for k, v in new.items()
+                            if k != "n_seen" and (k != "smoothed" or v.size)})
+        return out

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["columnar", "registry", "subset", "counters", "cooldown", "classify", "anomalies",
-           "rules_cnf", "rules_gpu", "traces", "logs", "histograms", "entity_models"]
+           "rules_cnf", "rules_gpu", "traces", "logs", "histograms", "entity_models",
+           "ptp_ports"]
 
 
 @pytest.mark.parametrize("name", [f"streams.detect.{m}" for m in MODULES])

@@ -29,7 +29,7 @@ def test_model_flags_a_multivariate_outlier_and_rules_fire() -> None:
     hot = st.process([_batch(200 * 15_000, rnd, gpu_util=100.0, gpu_temp_c=95.0,
                              power_w=600.0, sm_clock_mhz=900.0,
                              thermal_violation_ns=200 * 15_000 * 1e6 * 0.01 + 9e9)]).anomalies
-    assert {a["detector"] for a in hot} == {"hst", "rule:gpu_thermal_throttle"}
+    assert {a["detector"] for a in hot} == {"hst:gpu", "rule:gpu_thermal_throttle"}
     assert all(a["entity_type"] == "GPU" and a["entity"] == "n1/GPU-a" for a in hot)
 
 
