@@ -144,7 +144,7 @@ class DetectWorker:
     # -- loop -------------------------------------------------------------------------
     def start(self) -> Consumer:
         cfg = self.config
-        self.consumer = make_consumer(cfg.bootstrap, cfg.group)
+        self.consumer = make_consumer(cfg.bootstrap, cfg.group, ready_check=True)
         topics = [t for t in (cfg.metrics_topic, cfg.gpu_topic, cfg.spans_topic, cfg.logs_topic)
                   if t]
         self.consumer.subscribe(topics, on_assign=self._guard(self.on_assign),
@@ -155,7 +155,7 @@ class DetectWorker:
     def start_manual(self) -> Consumer:
         """A consumer without a subscription: the caller assigns partitions itself
         (through :meth:`on_assign`, which restores their checkpoints)."""
-        self.consumer = make_consumer(self.config.bootstrap, self.config.group)
+        self.consumer = make_consumer(self.config.bootstrap, self.config.group, ready_check=True)
         return self.consumer
 
     def _guard(self, fn: Any) -> Any:

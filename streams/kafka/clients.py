@@ -10,6 +10,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
+from streams.kafka.readiness import readiness_config
+
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     """Idempotent, lz4-compressed, batched producer settings."""
@@ -53,6 +55,12 @@ def make_producer(bootstrap: str, **overrides: Any) -> Producer:
     return Producer(producer_config(bootstrap, **overrides))
 
 
-def make_consumer(bootstrap: str, group: str, **overrides: Any) -> Consumer:
-    """A consumer with :func:`consumer_config`."""
-    return Consumer(consumer_config(bootstrap, group, **overrides))
+def make_consumer(bootstrap: str, group: str, *, ready_check: bool = False,
+                  **overrides: Any) -> Consumer:
+    """A consumer with :func:`consumer_config`. ``ready_check``: the service's long-lived
+    consumer, whose broker connectivity becomes a readiness check of the process's ops
+    endpoint (``kafka consumer <group>``, see streams.kafka.readiness)."""
+    config = consumer_config(bootstrap, group, **overrides)
+    if ready_check:
+        config.update(readiness_config(f"kafka consumer {group}"))
+    return Consumer(config)

@@ -77,7 +77,7 @@ class NotifyWorker:
         client = connect(clickhouse_url)
         self.log = DeliveryLog(client, database, config.worker_id)
         self.client, self.db = client, database
-        self.consumer = make_consumer(bootstrap, config.group)
+        self.consumer = make_consumer(bootstrap, config.group, ready_check=True)
         self.producer = make_producer(bootstrap, **{"linger.ms": 5})
         self.codecs = {t: Codec(s) for t, s in self.inputs.items()}
         self.dlq_codec = Codec("dead_letter")

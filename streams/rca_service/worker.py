@@ -56,7 +56,7 @@ class RcaWorker:
         self.topics = topics or RcaTopics()
         self.telemetry = telemetry or RcaTelemetry()
         self.explainer = explainer or Explainer.from_settings(settings)
-        self.consumer = make_consumer(bootstrap, group or settings.rca_group)
+        self.consumer = make_consumer(bootstrap, group or settings.rca_group, ready_check=True)
         self.producer = make_producer(bootstrap, **{"linger.ms": 5})
         self.client = connect(clickhouse_url, settings.clickhouse_database)
         self.reader = HistoryReader(self.client, settings.clickhouse_database)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from streams import ops_server
@@ -26,3 +27,39 @@ def test_metrics_health_and_ready() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _wait_ready(check: str, consumer, want: bool, timeout: float = 30.0) -> dict[str, str]:
+    """Poll until ``check`` is ready (``want``) or failing for lost brokers (not ``want``)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        consumer.poll(0.5)
+        failing = ops_server.readiness()[1]
+        if want and check not in failing:
+            return failing
+        if not want and "no connection" in failing.get(check, ""):
+            return failing
+    raise AssertionError(f"{check} never became {'ready' if want else 'not ready'}: {failing}")
+
+
+@pytest.mark.stack
+def test_service_consumer_reports_broker_connectivity(stack, unique) -> None:
+    from streams.kafka.clients import make_consumer
+
+    group = f"ready-{unique}"
+    check = f"kafka consumer {group}"
+    consumer = make_consumer(stack.bootstrap, group, ready_check=True)
+    try:
+        assert ops_server.readiness()[1][check] == "connecting to Kafka"
+        _wait_ready(check, consumer, True)
+    finally:
+        consumer.close()
+    dead = make_consumer("127.0.0.1:1", f"{group}-dead", ready_check=True)
+    try:
+        failing = _wait_ready(f"kafka consumer {group}-dead", dead, False, timeout=15)
+        assert "no connection to any Kafka broker" in failing[f"kafka consumer {group}-dead"]
+    finally:
+        dead.close()
+        ops_server.set_ready(f"kafka consumer {group}-dead", True)
