@@ -10,6 +10,12 @@ Starts a private local stack (Kafka + ClickHouse, temp dir, free ports), then:
 3. **storage**: ``OPTIMIZE ... FINAL`` then compressed bytes / rows of ``metrics`` from
    ``system.parts`` (phase-1 data; columns broken down from ``system.columns``).
 
+CPU-seconds per million rows of the sink, ClickHouse and Kafka processes are reported for
+phase 1 (``cpu_s_per_million_rows``; their sum is the number of cores 1M rows/s needs,
+``cores_for_1m_rows_per_s``) and for phase 2 (``steady_cpu_s_per_million_rows``: 1 s
+batches that bring each series about once, so the rollup views write about one
+aggregate row per sample).
+
 Fleet values: 30 % constant/boolean, 30 % integer counters, 20 % integer gauges (bytes),
 20 % float gauges (random walk, 3 decimals); labels as kube-state/kubelet series carry.
 Last line: JSON with ``rows_per_s``, ``lag_p50_s``, ``lag_p99_s``, ``bytes_per_sample``.
@@ -225,6 +231,7 @@ def run(bootstrap: str, url: str, args: argparse.Namespace, pids: dict[str, int 
     rounds = [fleet.payloads(start_ts + (args.scrapes + s) * STEP_MS) for s in range(4)]
     telemetry.recent_lags.clear()
     before = telemetry.rows_total
+    steady_before = {"sink": time.process_time(), **{k: cpu_seconds(p) for k, p in pids.items()}}
     proc = mp.get_context("spawn").Process(
         target=steady_producer,
         args=(bootstrap, rounds, args.per_msg, args.lag_rate, args.lag_seconds))
@@ -234,11 +241,16 @@ def run(bootstrap: str, url: str, args: argparse.Namespace, pids: dict[str, int 
     try:
         wait_rows(telemetry, before + sent_rows * 0.98, timeout=120)
         time.sleep(2.0)
+        steady_after = {"sink": time.process_time(),
+                        **{k: cpu_seconds(p) for k, p in pids.items()}}
     finally:
         worker.stop()
         thread.join(60)
     lags = np.array(telemetry.recent_lags)
     steady_rows = telemetry.rows_total - before
+    steady_cpu = {k: round((steady_after[k] - steady_before[k]) / max(steady_rows, 1) * 1e6, 2)
+                  for k in steady_before}
+    total_cpu = sum(cpu_per_mrows.values())
     return {
         "rows_per_s": round(rows_per_s),
         "lag_p50_s": round(float(np.percentile(lags, 50)), 3),
@@ -252,6 +264,10 @@ def run(bootstrap: str, url: str, args: argparse.Namespace, pids: dict[str, int 
         "column_bytes_per_sample": stored["column_bytes_per_sample"],
         "decode_paths": decode_paths,
         "cpu_s_per_million_rows": cpu_per_mrows,
+        # CPU-seconds per million rows = cores busy at 1M rows/s (sink + ClickHouse + Kafka)
+        "cores_for_1m_rows_per_s": round(total_cpu, 2),
+        "rows_per_cpu_s": round(1e6 / max(total_cpu, 1e-9)),
+        "steady_cpu_s_per_million_rows": steady_cpu,
         "load_avg_1m": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
     }
 

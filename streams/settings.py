@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     sink_metrics_port: int = Field(
         default=9471, description="Port of the sink's Prometheus /metrics (0: disabled)."
     )
+    sink_edges_interval_s: float = Field(
+        default=5.0, description="How often the sink owning spans partition 0 joins new spans "
+        "into service_edges (seconds; 0: never)."
+    )
     history_metrics_ttl_days: int = Field(default=30, description="Raw metric samples kept (days).")
     history_rollup_1m_ttl_days: int = Field(default=90, description="1-minute rollups kept (days).")
     history_rollup_1h_ttl_days: int = Field(default=400, description="1-hour rollups kept (days).")
@@ -224,10 +228,6 @@ class Settings(BaseSettings):
     api_stream_heartbeat_s: float = Field(
         default=15.0, description="Seconds between live-stream heartbeats."
     )
-
-    # Chat and MCP (api/chat, api/mcp_server.py, `aiops ask`, `aiops mcp`).
-    chat_max_iterations: int = Field(
-        default=6, description="Model calls one chat message may make (tool rounds + answer)."
     api_stream_replay_max_events: int = Field(
         default=10_000, ge=0,
         description="Most relayed records a resuming live-stream client may replay "
@@ -238,6 +238,10 @@ class Settings(BaseSettings):
         description="Oldest `since` a live-stream client may replay from, in seconds "
         "(keep it below the result topics' Kafka retention).",
     )
+
+    # Chat and MCP (api/chat, api/mcp_server.py, `aiops ask`, `aiops mcp`).
+    chat_max_iterations: int = Field(
+        default=6, description="Model calls one chat message may make (tool rounds + answer)."
     )
     chat_token_budget: int = Field(
         default=32_000, description="Prompt + completion tokens one chat message may spend."

@@ -11,6 +11,8 @@ Per flush round (at most one batch per partition):
 After a crash the new owner of a partition reads the intent and rebuilds exactly
 that batch, so its token matches and ClickHouse drops the duplicate (docs/history.md).
 ClickHouse down: consumption pauses, writes retry with backoff, nothing is dropped.
+The sink that owns partition 0 of the (first) span topic also runs the service edge
+builder every ``edges_interval_s`` (:mod:`connectors.sinks.service_edges`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from connectors.clickhouse.migrations import MigrationError
 from connectors.sinks.base import Batch, Intent, Record
 from connectors.sinks.clickhouse import ClickHouseSink
+from connectors.sinks.service_edges import ServiceEdgeBuilder
 from connectors.sinks.tables import family_for
 from schemas.codec import Codec
 from schemas.errors import CodecError
@@ -39,6 +42,7 @@ log = get_logger(__name__)
 
 DLQ_TOPIC = "aiops.deadletter"
 MAX_BACKOFF_S = 30.0
+FLUSH_CHECK_S = 0.2  # while decoding one fetch, look for ready batches this often
 
 
 class SinkWorker:
@@ -59,6 +63,7 @@ class SinkWorker:
         telemetry: SinkTelemetry | None = None,
         consumer_overrides: Mapping[str, Any] | None = None,
         insert_threads: int = 4,
+        edges_interval_s: float = 5.0,
     ) -> None:
         self.topics = dict(topics)
         self.dlq_topic = dlq_topic
@@ -78,12 +83,21 @@ class SinkWorker:
         self.paused = False
         self.backoff_s = 0.5
         self.retry_at = 0.0
+        self.assigned: set[tuple[str, int]] = set()
+        span_topics = sorted(t for t, schema in self.topics.items() if schema == "span_batch")
+        self.edges_leader = (span_topics[0], 0) if span_topics else None
+        self.edges = (ServiceEdgeBuilder(lambda: self.sink.client, database,
+                                         inserted=self.telemetry.inserted)
+                      if span_topics and edges_interval_s > 0 else None)
+        self.edges_interval_s = edges_interval_s
+        self.edges_at = 0.0
 
     # -- rebalance -----------------------------------------------------------
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("partitions assigned", partitions=[f"{p.topic}/{p.partition}" for p in partitions])
         if not partitions:
             return
+        self.assigned.update((p.topic, p.partition) for p in partitions)
         committed = consumer.committed(partitions, timeout=30)
         for tp in committed:
             intent = Intent.decode(getattr(tp, "metadata", None))
@@ -99,6 +113,7 @@ class SinkWorker:
         # Pending batches are dropped, not flushed: the next owner replays them from the
         # committed offset and intent, and the tokens make that replay exact.
         self.sink.drop((tp.topic, tp.partition) for tp in partitions)
+        self.assigned.difference_update((tp.topic, tp.partition) for tp in partitions)
 
     # -- records -------------------------------------------------------------
     def _dead_letter(self, record: Record, exc: Exception, stage: str) -> None:
@@ -241,6 +256,24 @@ class SinkWorker:
         self.consumer.resume(self.consumer.assignment())
         log.info("writes succeed again; consumption resumed")
 
+    # -- service edges -------------------------------------------------------
+    def build_edges(self, force: bool = False) -> None:
+        """Join new spans into ``service_edges`` when this sink leads and it is time.
+
+        Runs in the consume thread, so a revoke (which stops the leadership) never
+        interleaves with a slice; failures are retried at the next interval.
+        """
+        if self.edges is None or self.edges_leader not in self.assigned or self.paused:
+            return
+        now = time.monotonic()
+        if not force and now < self.edges_at:
+            return
+        self.edges_at = now + self.edges_interval_s
+        try:
+            self.edges.catch_up(max_slices=100 if force else 5)
+        except Exception as exc:  # noqa: BLE001 - the next interval retries the slice
+            log.warning("service edges not built", error=str(exc)[:300])
+
     # -- lifecycle -----------------------------------------------------------
     def setup(self, timeout_s: float = 120.0) -> None:
         """Migrate ClickHouse (retrying while it is unreachable)."""
@@ -268,23 +301,32 @@ class SinkWorker:
                     for msg in self.consumer.consume(num_messages=1000, timeout=0.1):
                         self._handle(msg)
                     continue
+                check_at = time.monotonic() + FLUSH_CHECK_S
                 for msg in self.consumer.consume(num_messages=2000, timeout=0.05):
                     self._handle(msg)
+                    # slow (full) decodes of a big fetch must not hold ready batches back
+                    if not self.paused and time.monotonic() >= check_at:
+                        self.flush_ready(wait=False)
+                        check_at = time.monotonic() + FLUSH_CHECK_S
                 self.flush_ready(wait=False)
-            self._drain(shutdown_timeout_s)
+                self.build_edges()
+            if self._drain(shutdown_timeout_s):
+                self.build_edges(force=True)
         finally:
             self.consumer.close()
             self.producer.flush(10)
             self.pool.shutdown(wait=True)
 
-    def _drain(self, timeout_s: float) -> None:
+    def _drain(self, timeout_s: float) -> bool:
+        """Write every pending batch (True) or give up at the timeout (False)."""
         deadline = time.monotonic() + timeout_s
         while not self.flush_ready(everything=True):
             if time.monotonic() > deadline:
                 log.error("shutdown with unwritten batches; they replay on restart",
                           rows=self.sink.pending_rows)
-                return
+                return False
             time.sleep(max(0.0, min(self.retry_at, deadline) - time.monotonic()))
+        return True
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (safe from signal handlers and other threads)."""

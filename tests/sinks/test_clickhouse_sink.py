@@ -10,6 +10,7 @@ from connectors.clickhouse.client import connect
 from connectors.sinks.base import Record
 from connectors.sinks.clickhouse import ClickHouseSink
 from connectors.sinks.retention import apply_ttls, current_ttl_days
+from connectors.sinks.service_edges import ServiceEdgeBuilder
 from connectors.sinks.tables import FAMILIES, family_for
 from schemas.codec import Codec
 from tests.conftest import RunningStack
@@ -148,6 +149,7 @@ def test_spans_feed_traces_and_service_edges(stack: RunningStack, unique: str) -
     }
     add(sink, "span_batch", [Codec("span_batch").encode(batch)])
     sink.flush(sink.ready(everything=True))
+    assert ServiceEdgeBuilder(lambda: sink.client, database).catch_up() == 1
     client = connect(stack.clickhouse_url)
     edges = client.query(f"SELECT parent_service, child_service, sum(calls), sum(errors) "
                          f"FROM `{database}`.service_edges GROUP BY 1, 2").result_rows

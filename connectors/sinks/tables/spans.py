@@ -1,7 +1,8 @@
-"""aiops.spans -> ``spans`` plus ``service_edges`` (parent -> child service calls per minute).
+"""aiops.spans -> ``spans`` (``traces`` and ``span_links`` follow by materialized views).
 
-Edges come from parent/child spans inside the same sink batch; a parent written in
-another batch is not joined (the trace view in ``traces``/``spans`` is complete).
+Service edges are not joined here: the two spans of a call usually arrive in different
+batches, partitions or sink processes; :mod:`connectors.sinks.service_edges` joins them
+in ClickHouse.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from connectors.sinks.base import Record
 from connectors.sinks.tables.base import STR_MAP, TableFamily, check_columns, ns_array
 
-MINUTE_NS = 60_000_000_000
 COLUMNS = ("trace_ids", "span_ids", "parent_span_ids", "services", "operations", "kinds",
            "start_ns", "duration_ns", "status_codes", "status_messages", "attributes",
            "resources")
@@ -26,7 +25,7 @@ class SpansFamily(TableFamily):
     """SpanBatch records, one row per span."""
 
     schema = "span_batch"
-    tables = ("spans", "service_edges")
+    tables = ("spans",)
 
     def decode(self, record: Record) -> dict[str, Any]:
         decoded = super().decode(record)
@@ -64,36 +63,4 @@ class SpansFamily(TableFamily):
             "attributes": pa.array(cat("attributes"), STR_MAP),
             "resources": pa.array(resources, STR_MAP),
         })
-        out = {"spans": spans}
-        edges = service_edges(spans, start, duration)
-        if edges.num_rows:
-            out["service_edges"] = edges
-        return out
-
-
-def service_edges(spans: pa.Table, start: np.ndarray, duration: np.ndarray) -> pa.Table:
-    """Calls between different services: child spans joined to their parent span."""
-    child = pa.table({
-        "cluster": spans["cluster"], "trace_id": spans["trace_id"],
-        "parent_span_id": spans["parent_span_id"], "child_service": spans["service"],
-        "minute": pa.array(start // MINUTE_NS * 60, pa.int64()),
-        "error": pc.cast(pc.equal(spans["status_code"], "ERROR"), pa.int64()),
-        "duration_ns": pa.array(duration, pa.int64()),
-    })
-    parent = pa.table({
-        "cluster": spans["cluster"], "trace_id": spans["trace_id"],
-        "parent_span_id": spans["span_id"], "parent_service": spans["service"],
-    })
-    joined = child.join(parent, ["cluster", "trace_id", "parent_span_id"], join_type="inner")
-    joined = joined.filter(pc.not_equal(joined["parent_service"], joined["child_service"]))
-    grouped = joined.group_by(["minute", "cluster", "parent_service", "child_service"]).aggregate(
-        [("error", "count"), ("error", "sum"), ("duration_ns", "sum")])
-    return pa.table({
-        "timestamp": pc.cast(grouped["minute"], pa.int64()).cast(pa.timestamp("s", tz="UTC")),
-        "cluster": grouped["cluster"],
-        "parent_service": grouped["parent_service"],
-        "child_service": grouped["child_service"],
-        "calls": pc.cast(grouped["error_count"], pa.uint64()),
-        "errors": pc.cast(grouped["error_sum"], pa.uint64()),
-        "duration_ns_sum": grouped["duration_ns_sum"],
-    })
+        return {"spans": spans}
