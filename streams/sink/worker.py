@@ -36,6 +36,7 @@ from schemas.codec import Codec
 from schemas.errors import CodecError
 from streams.kafka.clients import make_consumer, make_producer
 from streams.logs_setup import get_logger
+from streams.ops_server import set_ready
 from streams.sink.telemetry import SinkTelemetry
 
 log = get_logger(__name__)
@@ -72,7 +73,7 @@ class SinkWorker:
             clickhouse_url, database, {t: family_for(s) for t, s in self.topics.items()},
             max_rows=max_rows, max_age_s=max_age_s, ttl_days=ttl_days,
             reject=self._dead_letter, telemetry=self.telemetry)
-        self.consumer = make_consumer(bootstrap, group, **{
+        self.consumer = make_consumer(bootstrap, group, ready_check=True, **{
             "enable.partition.eof": True, **dict(consumer_overrides or {})})
         self.producer = make_producer(bootstrap, **{"linger.ms": 5})
         self.dlq_codec = Codec("dead_letter")
@@ -246,12 +247,14 @@ class SinkWorker:
         self.backoff_s = min(self.backoff_s * 2, MAX_BACKOFF_S)
         if not self.paused:
             self.paused = True
+            set_ready("clickhouse", False, f"writes fail, consumption paused: {str(exc)[:200]}")
             self.telemetry.paused.set(1)
             self.consumer.pause(self.consumer.assignment())
 
     def _resume(self) -> None:
         self.paused = False
         self.backoff_s = 0.5
+        set_ready("clickhouse", True)
         self.telemetry.paused.set(0)
         self.consumer.resume(self.consumer.assignment())
         log.info("writes succeed again; consumption resumed")

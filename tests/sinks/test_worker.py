@@ -18,6 +18,7 @@ from confluent_kafka import Consumer
 
 from connectors.clickhouse.client import connect
 from schemas.codec import Codec
+from streams.ops_server import readiness
 from streams.sink.worker import SinkWorker
 from streams.stack.manager import LocalStack
 from streams.stack.ports import free_port
@@ -173,11 +174,13 @@ def test_clickhouse_down_under_load_pauses_then_resumes_without_loss(
         wait_for(lambda: worker.paused, 30, "the sink to pause")
         time.sleep(2.0)
         assert worker.paused and worker.telemetry.failures._value.get() >= 1
+        assert "consumption paused" in readiness()[1]["clickhouse"]  # /ready answers 503
         own.up(timeout=120)
         assert own.clickhouse_url() == url
         load.join()
         wait_for(lambda: rows(url, database) >= load.rows, 120, "all rows after the restart")
         assert not worker.paused
+        assert "clickhouse" not in readiness()[1]
         time.sleep(1.0)
         assert_exact(url, database, load.rows)
     finally:
