@@ -272,11 +272,22 @@ class Settings(BaseSettings):
         default=600.0, description="Quiet period: no new member for this long resolves it."
     )
     correlate_group_keys: str = Field(
-        default="node,namespace,service,pod,gpu,ptp_domain",
-        description="Topology keys that link a member to an incident (plus call-graph edges).",
+        default="node,service,pod,gpu,ptp_domain",
+        description="Topology keys that link a member to an incident (plus call-graph edges; "
+        "'namespace' also exists, too coarse where a namespace hosts a whole application).",
     )
     correlate_callgraph: bool = Field(
         default=True, description="Call-graph neighbours (ClickHouse service_edges) also link."
+    )
+    correlate_open_severity: str = Field(
+        default="HIGH",
+        description="Lowest anomaly severity that opens an incident on its own (firing alerts "
+        "always do); weaker anomalies only join or corroborate incidents.",
+    )
+    correlate_open_signals: int = Field(
+        default=2,
+        description="Distinct signals (metric names) linked anomalies need, one at the open "
+        "severity, to open an incident (rule breaches and alerts open alone; 1: one is enough).",
     )
     correlate_callgraph_window_s: int = Field(
         default=3600, description="Service edges seen in this many seconds form the call graph."

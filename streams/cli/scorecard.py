@@ -23,7 +23,7 @@ def print_card(card: Scorecard, console: Console) -> None:
     """The scorecard as rich tables (per fault, then the headline figures)."""
     table = Table(title="Injected faults")
     for col in ("fault", "cluster", "true root cause", "anomalies", "detected", "time to detect",
-                "rank", "top-ranked cause"):
+                "by anomaly", "rank", "top-ranked cause"):
         table.add_column(col, overflow="fold")
     for s in card.faults:
         rank = "-" if s.cause_rank is None else f"#{s.cause_rank}"
@@ -31,12 +31,15 @@ def print_card(card: Scorecard, console: Console) -> None:
         table.add_row(s.kind, s.cluster, s.root_cause, str(s.anomalies),
                       "yes" if s.detected else "[red]MISSED[/red]",
                       "-" if s.time_to_detect_s is None else f"{s.time_to_detect_s:.0f}s",
+                      "-" if s.anomaly_time_to_detect_s is None
+                      else f"{s.anomaly_time_to_detect_s:.0f}s",
                       f"[{style}]{rank}[/{style}]", s.top_cause or "-")
     console.print(table)
     j = card.to_json()
     head = Table(title="Scorecard", show_header=False)
     for key in ("detected_ratio", "detected_by_anomaly_ratio", "top1_ratio", "top3_ratio",
-                "mean_time_to_detect_s", "false_incidents", "false_incidents_per_hour",
+                "mean_time_to_detect_s", "mean_anomaly_time_to_detect_s", "false_incidents",
+                "false_incidents_per_hour",
                 "samples_per_s", "lag_p99_s", "rows_lost", "dead_letters"):
         head.add_row(key, "-" if j[key] is None else str(j[key]))
     console.print(head)

@@ -73,7 +73,8 @@ class Correlator:
         self.grouping = GroupingConfig(
             window_ms=int(s.correlate_window_s * 1000),
             keys=GroupingConfig.parse_keys(s.correlate_group_keys),
-            call_graph=s.correlate_callgraph)
+            call_graph=s.correlate_callgraph, open_severity=s.correlate_open_severity,
+            open_signals=s.correlate_open_signals)
         self.lifecycle = LifecycleConfig(
             quiet_ms=int(s.correlate_quiet_s * 1000),
             retain_resolved_ms=int(s.correlate_retain_resolved_s * 1000),

@@ -1,5 +1,6 @@
-"""Which open incident a member joins: same cluster, within the time window, sharing a
-topology key (node, namespace, service, pod, GPU, PTP domain) or a call-graph edge.
+"""Which open incident a member joins: same cluster, within the time window of the incident's
+anchor span, sharing a topology key (node, namespace, service, pod, GPU, PTP domain) or a
+call-graph edge; and which members are strong enough to open one.
 
 >>> from streams.correlate.members import Member
 >>> cfg = GroupingConfig(window_ms=60_000, keys=("node", "service"))
@@ -9,6 +10,8 @@ topology key (node, namespace, service, pod, GPU, PTP domain) or a call-graph ed
 True
 >>> group_key(m)
 'pod=shop/db-0'
+>>> cfg.strong(m), cfg.opens_alone(m), GroupingConfig(open_severity="CRITICAL").strong(m)
+(True, False, False)
 """
 
 from __future__ import annotations
@@ -20,9 +23,17 @@ from dataclasses import dataclass
 from streams.correlate.callgraph import CallGraph
 from streams.correlate.lifecycle import IncidentState
 from streams.correlate.members import GROUP_KEYS, Member
+from streams.correlate.pending import signal_name
+from streams.correlate.severity import LADDER, rank_of
 
 #: Most specific first: the grouping key an incident id is derived from.
 _SPECIFICITY = ("gpu", "pod", "ptp_domain", "service", "node", "namespace")
+
+
+#: Linking keys by default: ``namespace`` is left out, as one namespace often hosts a whole
+#: application whose unrelated noise it would chain into one incident (the call graph links
+#: the services that really depend on each other).
+DEFAULT_KEYS = tuple(k for k in GROUP_KEYS if k != "namespace")
 
 
 @dataclass(frozen=True)
@@ -30,8 +41,37 @@ class GroupingConfig:
     """Grouping parameters (settings ``correlate_window_s`` and ``correlate_group_keys``)."""
 
     window_ms: int = 300_000
-    keys: tuple[str, ...] = GROUP_KEYS
+    keys: tuple[str, ...] = DEFAULT_KEYS
     call_graph: bool = True
+    open_severity: str = "HIGH"
+    """Lowest severity of a model anomaly that can open an incident (and extends an
+    incident's anchor span); weaker members only join or corroborate."""
+    open_signals: int = 2
+    """Distinct signals (metric names) at ``open_severity`` a group of linked model
+    anomalies needs to open an incident: one metric misbehaving alone, however loudly, is
+    not an incident. Firing alerts and rule breaches (``certain``) open alone; 1 lets any
+    member at ``open_severity`` open one."""
+
+    def __post_init__(self) -> None:
+        if self.open_severity not in LADDER:
+            raise ValueError(f"unknown severity {self.open_severity!r}; known: "
+                             f"{', '.join(LADDER)}")
+
+    def strong(self, member: Member) -> bool:
+        """True when ``member`` may open an incident and extends an incident's anchor."""
+        if member.kind == "ALERT":
+            return member.firing
+        return member.certain or rank_of(member.severity) >= rank_of(self.open_severity)
+
+    def opens_alone(self, member: Member) -> bool:
+        """A firing alert or a rule breach, or any strong member when one signal is enough."""
+        return self.strong(member) and (member.certain or member.kind == "ALERT"
+                                        or self.open_signals <= 1)
+
+    def corroborated(self, group: Iterable[Member]) -> bool:
+        """True when linked members are evidence enough for an incident."""
+        names = {signal_name(m) for m in group if self.strong(m)}
+        return bool(names) and len(names) >= self.open_signals
 
     @classmethod
     def parse_keys(cls, text: str) -> tuple[str, ...]:
@@ -60,8 +100,10 @@ def incident_id(member: Member) -> str:
 
 
 def in_window(incident: IncidentState, member: Member, window_ms: int) -> bool:
-    """True when the member's event time is within ``window_ms`` of the incident's span."""
-    return incident.opened_ts - window_ms <= member.ts <= incident.updated_ts + window_ms
+    """True when the member's event time is within ``window_ms`` of the incident's anchor
+    span (its opening-strength members)."""
+    first, last = incident.anchor
+    return first - window_ms <= member.ts <= last + window_ms
 
 
 def linked(incident: IncidentState, member: Member, config: GroupingConfig,

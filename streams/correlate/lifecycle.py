@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.correlate.members import Member
-from streams.correlate.severity import incident_severity
+from streams.correlate.severity import incident_severity, rank_of
 
 OPEN, UPDATED, RESOLVED = "OPEN", "UPDATED", "RESOLVED"
 
@@ -44,7 +44,8 @@ class IncidentState:
     anomaly_ids: list[str] = field(default_factory=list)
     alert_fingerprints: list[str] = field(default_factory=list)
     firing: list[str] = field(default_factory=list)
-    member_severity: dict[str, str] = field(default_factory=dict)
+    top_severity: str = "INFO"
+    """The highest severity of any member so far (all the incident's severity needs)."""
     entities: list[str] = field(default_factory=list)
     keys: dict[str, list[str]] = field(default_factory=dict)
     signals: list[str] = field(default_factory=list)
@@ -54,6 +55,13 @@ class IncidentState:
     merged_into: str = ""
     max_members: int = 1000
     escalate_entities: int = 5
+    _seen: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    """``anomaly_ids`` as a set, for membership tests (derived, never stored)."""
+    anchor_first_ts: int | None = None
+    anchor_last_ts: int | None = None
+    """Event-time span of the members that could open an incident on their own (alerts and
+    members at the opening severity): only within the grouping window of it do members
+    join, so a trickle of weak noise cannot keep an incident growing for hours."""
 
     @classmethod
     def open(cls, incident_id: str, member: Member, now_ms: int, max_members: int = 1000,
@@ -67,12 +75,18 @@ class IncidentState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IncidentState:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        inc = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        if "member_severity" in data:  # state written before top_severity existed
+            inc.top_severity = max([inc.top_severity, *data["member_severity"].values()],
+                                   key=rank_of)
+        return inc
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (lists and maps copied one level: their items are strings)."""
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
+            if name.startswith("_"):
+                continue
             value = getattr(self, name)
             if isinstance(value, list):
                 value = list(value)
@@ -90,7 +104,13 @@ class IncidentState:
         if member.kind == "ALERT":
             known = member.member_id in self.alert_fingerprints
             return known and (member.member_id in self.firing) == member.firing
-        return member.member_id in self.anomaly_ids
+        return self.has_anomaly(member.member_id)
+
+    def has_anomaly(self, anomaly_id: str) -> bool:
+        """True when ``anomaly_id`` is listed (ids are only ever appended, never removed)."""
+        if len(self._seen) != len(self.anomaly_ids):
+            self._seen.update(self.anomaly_ids[len(self._seen):])
+        return anomaly_id in self._seen
 
     def _bump(self) -> None:
         self.version += 1
@@ -106,13 +126,30 @@ class IncidentState:
         news = member.entity not in self.entities or member.severity in ("HIGH", "CRITICAL")
         return news and listed < 2 * self.max_members
 
-    def add(self, member: Member, now_ms: int) -> bool:
-        """Add ``member``; True when the incident changed (a new version)."""
+    @property
+    def anchor(self) -> tuple[int, int]:
+        """The anchor span (the whole span for state written before anchors existed)."""
+        if self.anchor_first_ts is None or self.anchor_last_ts is None:
+            return self.opened_ts, self.updated_ts
+        return self.anchor_first_ts, self.anchor_last_ts
+
+    def anchor_on(self, ts: int) -> None:
+        """Extend the anchor span to the event time of an opening-strength member."""
+        first, last = (ts, ts) if self.anchor_first_ts is None else self.anchor
+        self.anchor_first_ts, self.anchor_last_ts = min(first, ts), max(last, ts)
+
+    def add(self, member: Member, now_ms: int, anchors: bool = True) -> bool:
+        """Add ``member``; True when the incident changed (a new version). ``anchors``: the
+        member is strong enough to open an incident, so it extends the anchor span."""
         self.last_activity_ms = max(self.last_activity_ms, now_ms)
+        if anchors:
+            self.anchor_on(member.ts)
         if self.knows(member):
             return False
         ids = self.alert_fingerprints if member.kind == "ALERT" else self.anomaly_ids
-        if member.member_id not in ids:
+        listed = (member.member_id in ids if member.kind == "ALERT"
+                  else self.has_anomaly(member.member_id))
+        if not listed:
             if not self._admits(member):
                 self.overflow += 1
                 return False
@@ -122,7 +159,7 @@ class IncidentState:
                 self.firing.append(member.member_id)
             elif not member.firing and member.member_id in self.firing:
                 self.firing.remove(member.member_id)
-        self.member_severity[member.member_id] = member.severity
+        self.top_severity = max(self.top_severity, member.severity, key=rank_of)
         if member.entity not in self.entities:
             self.entities.append(member.entity)
         for key, values in member.keys.items():
@@ -138,13 +175,13 @@ class IncidentState:
     def absorb(self, other: IncidentState, now_ms: int) -> None:
         """Take over ``other``'s members (a member linked both); ``other`` resolves as merged."""
         for aid in other.anomaly_ids:
-            if aid not in self.anomaly_ids:
+            if not self.has_anomaly(aid):
                 self.anomaly_ids.append(aid)
         for fp in other.alert_fingerprints:
             if fp not in self.alert_fingerprints:
                 self.alert_fingerprints.append(fp)
         self.firing = sorted(set(self.firing) | set(other.firing))
-        self.member_severity.update(other.member_severity)
+        self.top_severity = max(self.top_severity, other.top_severity, key=rank_of)
         self.entities += [e for e in other.entities if e not in self.entities]
         for key, values in other.keys.items():
             self.keys[key] = sorted(set(self.keys.get(key, ())) | set(values))
@@ -152,6 +189,8 @@ class IncidentState:
         self.overflow += other.overflow
         self.opened_ts = min(self.opened_ts, other.opened_ts)
         self.updated_ts = max(self.updated_ts, other.updated_ts)
+        for ts in other.anchor:
+            self.anchor_on(ts)
         self.last_activity_ms = max(self.last_activity_ms, other.last_activity_ms, now_ms)
         self._bump()
         other.merged_into = self.incident_id
@@ -169,7 +208,7 @@ class IncidentState:
 
     @property
     def severity(self) -> str:
-        return incident_severity(self.member_severity.values(), len(self.entities),
+        return incident_severity([self.top_severity], len(self.entities),
                                  self.escalate_entities)
 
     def _title(self) -> str:

@@ -15,7 +15,7 @@ convention: SERVICE ``namespace/service``, POD ``namespace/pod``, NODE ``node``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from streams.correlate.severity import alert_severity
@@ -46,9 +46,16 @@ class Member:
     keys: dict[str, list[str]] = field(default_factory=dict)
     firing: bool = False
     """Alerts only: True while firing (a firing alert keeps its incident open)."""
+    certain: bool = False
+    """A deterministic check fired (a ``rule:*`` detector or an alert), not a model: it
+    needs no corroboration to open an incident."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-ready copy (``dataclasses.asdict`` is several times slower: this runs for
+        every pending member on every state write)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["keys"] = {k: list(v) for k, v in self.keys.items()}
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Member:
@@ -114,13 +121,19 @@ def from_anomaly(record: Mapping[str, Any]) -> Member:
         entity=f"{et.upper()}:{entity}",
         signal=f"{record['name']} {record.get('type', '')}".strip(),
         keys=topology_keys(et, entity, labels),
+        certain=str(record.get("detector") or "").startswith("rule:"),
     )
 
 
-def _alert_entity(labels: Mapping[str, str], keys: dict[str, list[str]], cluster: str) -> str:
-    for key, etype in (("pod", "POD"), ("service", "SERVICE"), ("gpu", "GPU"), ("node", "NODE")):
+def alert_entity(labels: Mapping[str, str], keys: dict[str, list[str]], cluster: str) -> str:
+    """``TYPE:identity`` an alert is about: its pod, GPU, service, PTP port or node."""
+    for key, etype in (("pod", "POD"), ("gpu", "GPU"), ("service", "SERVICE")):
         if keys.get(key):
             return f"{etype}:{keys[key][0]}"
+    if keys.get("node") and labels.get("iface"):  # a PTP port alert (ptp-operator labels)
+        return f"PTP_CLOCK:{keys['node'][0]}/{labels['iface']}"
+    if keys.get("node"):
+        return f"NODE:{keys['node'][0]}"
     if labels.get("namespace"):
         return f"NAMESPACE:{labels['namespace']}"
     return f"CLUSTER:{cluster}"
@@ -135,6 +148,6 @@ def from_alert(record: Mapping[str, Any]) -> Member:
     return Member(
         kind="ALERT", member_id=str(record["fingerprint"]), cluster=str(record["cluster"]),
         ts=ts, severity=alert_severity(str(record.get("severity") or "")),
-        entity=_alert_entity(labels, keys, str(record["cluster"])),
-        signal=str(record["alertname"]), keys=keys, firing=firing,
+        entity=alert_entity(labels, keys, str(record["cluster"])),
+        signal=str(record["alertname"]), keys=keys, firing=firing, certain=True,
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from streams.correlate.members import topology_keys
+from streams.correlate.members import alert_entity, topology_keys
 from streams.correlate.severity import alert_severity
 from streams.rca.context import LogEvent, TraceEvidence
 
@@ -87,9 +87,7 @@ class HistoryReader:
         for row in result.named_results():
             labels = dict(row["labels"])
             keys = topology_keys("SERIES", "", labels)
-            etype, entity = next(((t, keys[k][0]) for k, t in (
-                ("pod", "POD"), ("service", "SERVICE"), ("node", "NODE")) if keys.get(k)),
-                ("CLUSTER", cluster))
+            etype, _, entity = alert_entity(labels, keys, cluster).partition(":")
             sev = alert_severity(str(row["severity"]))
             ts = _ms(row["starts_at"])
             out.append({

@@ -73,6 +73,8 @@ def render(card: Scorecard, faults: list[Fault], incidents: list[Incident],
         _card(_pct(card.top3_ratio), "root cause in top 3"),
         _card("-" if j["mean_time_to_detect_s"] is None else f"{j['mean_time_to_detect_s']:.0f}s",
               "mean time to detect (sim.)"),
+        _card("-" if j["mean_anomaly_time_to_detect_s"] is None
+              else f"{j['mean_anomaly_time_to_detect_s']:.0f}s", "... through anomalies"),
         _card("-" if card.false_incidents_per_hour is None
               else f"{card.false_incidents_per_hour:.2f}", "false incidents / cluster-hour"),
         _card("-" if p.samples_per_s is None else f"{p.samples_per_s:,.0f}", "samples/s"),
@@ -103,11 +105,13 @@ def render(card: Scorecard, faults: list[Fault], incidents: list[Incident],
     for s in card.faults:
         cls = "ok" if s.top1 else "warn" if s.top3 else "bad"
         ttd = "-" if s.time_to_detect_s is None else f"{s.time_to_detect_s:.0f}s"
+        attd = ("-" if s.anomaly_time_to_detect_s is None
+                else f"{s.anomaly_time_to_detect_s:.0f}s")
         rank = "-" if s.cause_rank is None else f"#{s.cause_rank}"
         rows.append(f"<tr><td>{escape(s.kind)}</td><td>{escape(s.cluster)}</td>"
                     f"<td>{escape(s.root_cause)}</td><td>{s.anomalies}</td>"
                     f"<td>{'yes' if s.detected else 'MISSED'}</td>"
-                    f"<td>{ttd}</td><td class='{cls}'>{rank}</td>"
+                    f"<td>{ttd}</td><td>{attd}</td><td class='{cls}'>{rank}</td>"
                     f"<td>{escape(s.top_cause or '-')}</td></tr>")
     kinds = "".join(
         f"<tr><td>{escape(k)}</td><td>{v['faults']}</td><td>{v['detected']}</td>"
@@ -123,8 +127,8 @@ def render(card: Scorecard, faults: list[Fault], incidents: list[Incident],
 {chart}
 <h2>Per fault</h2>
 <table><tr><th>fault</th><th>cluster</th><th>true root cause</th><th>anomalies</th>
-<th>detected</th>
-<th>time to detect</th><th>cause rank</th><th>top-ranked cause</th></tr>{''.join(rows)}</table>
+<th>detected</th><th>time to detect</th>
+<th>by anomaly</th><th>cause rank</th><th>top-ranked cause</th></tr>{''.join(rows)}</table>
 <h2>By kind</h2>
 <table><tr><th>kind</th><th>faults</th><th>detected</th><th>by anomalies</th><th>top 1</th>
 <th>top 3</th></tr>

@@ -8,11 +8,15 @@ Rules (documented in docs/demo.md):
 * A candidate naming one of the fault's affected entities belongs to that fault only; one naming
   none of the entities of any candidate fault belongs to every fault it is a candidate for.
 * A fault is detected when it has at least one incident; time to detect is the earliest
-  opening or member event time of its incidents inside the window, minus ``start_ts`` (never
-  negative). The fleet raises its own alert for most fault kinds, and an incident holding it
-  counts; *detected by anomaly* (and its time) counts only anomaly members.
-* The cause rank is the best rank of the true root cause (same entity type and identity, the
-  simulator's naming convention) in the latest reports of the fault's incidents.
+  opening or member event time of its incidents from ``start_ts`` to the window's end, minus
+  ``start_ts`` (0 for an incident already open then: what it held before the fault started
+  was not caused by it). The fleet raises its own alert for most fault kinds, and an incident
+  holding it counts; *detected by anomaly* counts only anomaly members, and its time is that
+  of the first member anomaly on one of the fault's affected entities (else of any member).
+* The cause rank is the best rank of the true root cause in the latest reports of the
+  fault's incidents: the same entity type and identity (the simulator's naming convention),
+  where a Deployment and the Service of the same ``namespace/name`` are one workload (a
+  bad rollout is rightly blamed on either).
 * Incidents belonging to no fault are false. Fault-free time is, per cluster, the observed span
   minus the fault windows ``[start - early_s, end + grace_s]``; the rate is per cluster-hour.
 """
@@ -42,14 +46,24 @@ def _overlaps(fault: Fault, incident: Incident) -> bool:
     return False
 
 
+#: Entity types naming one workload when their identity (``namespace/name``) is equal.
+_WORKLOAD = frozenset({"SERVICE", "DEPLOYMENT"})
+
+
+def names_root_cause(fault: Fault, entity_type: str, entity: str) -> bool:
+    """True when ``entity_type:entity`` is the fault's root cause (see the module rules)."""
+    want, got = fault.root_cause_type.upper(), entity_type.upper()
+    same_type = want == got or (want in _WORKLOAD and got in _WORKLOAD)
+    return same_type and entity == fault.root_cause
+
+
 def cause_rank(fault: Fault, report: Report | None) -> int | None:
     """Rank (1 = first) of the fault's root cause among the report's causes, None if absent."""
     if report is None:
         return None
     ordered = sorted(report.causes, key=lambda c: c.rank)
     for position, cause in enumerate(ordered, start=1):
-        if (cause.entity_type.upper() == fault.root_cause_type.upper()
-                and cause.entity == fault.root_cause):
+        if names_root_cause(fault, cause.entity_type, cause.entity):
             return position
     return None
 
@@ -62,13 +76,32 @@ def first_in_window(fault: Fault, incident: Incident, early_s: float, grace_s: f
     members at all), not the alerts the fleet itself raised.
     """
     lo, hi = fault.start_ts - early_s * 1000, fault.end_ts + grace_s * 1000
+    inside = [t for t in _times(incident, anomalies_only) if lo <= t <= hi]
+    return min(inside) if inside else None
+
+
+def _times(incident: Incident, anomalies_only: bool) -> tuple[int, ...]:
     if anomalies_only:
         known = incident.member_ts or incident.alert_ts
-        times: tuple[int, ...] = incident.member_ts if known else (incident.opened_ts,)
-    else:
-        times = (incident.opened_ts, *incident.member_ts, *incident.alert_ts)
-    inside = [t for t in times if lo <= t <= hi]
-    return min(inside) if inside else None
+        return incident.member_ts if known else (incident.opened_ts,)
+    return (incident.opened_ts, *incident.member_ts, *incident.alert_ts)
+
+
+def detect_delay_s(fault: Fault, incidents: Iterable[Incident], grace_s: float,
+                   anomalies_only: bool = False) -> float | None:
+    """Seconds from the fault's start to the first evidence of it in ``incidents`` (see the
+    module rules); None when none holds any in ``[start_ts, end_ts + grace_s]``."""
+    lo, hi = fault.start_ts, fault.end_ts + grace_s * 1000
+    incidents = list(incidents)
+    if anomalies_only:
+        wanted = {_entity_key(a) for a in fault.affected}
+        wanted.add((fault.root_cause_type.upper(), fault.root_cause))
+        on_target = [t for i in incidents for t, e in i.member_entities
+                     if lo <= t <= hi and _entity_key(e) in wanted]
+        if on_target:
+            return (min(on_target) - lo) / 1000
+    times = [t for i in incidents for t in _times(i, anomalies_only) if lo <= t <= hi]
+    return (min(times) - lo) / 1000 if times else None
 
 
 def assign(faults: list[Fault], incidents: Iterable[Incident], early_s: float,
@@ -128,12 +161,14 @@ def score(faults: list[Fault], incidents: list[Incident], reports: Iterable[Repo
         lo, hi = f.start_ts - early_s * 1000, f.end_ts + grace_s * 1000
         s.anomalies = sum(1 for c, t in anomalies if c == f.cluster and lo <= t <= hi)
         if mine:
-            s.time_to_detect_s = max(0.0, (seen[mine[0].incident_id] - f.start_ts) / 1000)
-            by_anomaly = [t for i in mine
-                          if (t := first_in_window(f, i, early_s, grace_s, True)) is not None]
+            delay = detect_delay_s(f, mine, grace_s)
+            s.time_to_detect_s = 0.0 if delay is None else delay
+            by_anomaly = [i for i in mine
+                          if first_in_window(f, i, early_s, grace_s, True) is not None]
             s.detected_by_anomaly = bool(by_anomaly)
             if by_anomaly:
-                s.anomaly_time_to_detect_s = max(0.0, (min(by_anomaly) - f.start_ts) / 1000)
+                delay = detect_delay_s(f, by_anomaly, grace_s, True)
+                s.anomaly_time_to_detect_s = 0.0 if delay is None else delay
             ranked = [(r, i) for i in mine
                       if (r := cause_rank(f, latest.get(i.incident_id))) is not None]
             best = min(ranked, key=lambda x: x[0]) if ranked else None

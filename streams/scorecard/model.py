@@ -38,6 +38,7 @@ class Incident:
     resolved_ts: int | None = None
     member_ts: tuple[int, ...] = ()  # event times of its member anomalies
     alert_ts: tuple[int, ...] = ()  # start times of its member alerts
+    member_entities: tuple[tuple[int, str], ...] = ()  # (event time, "TYPE:entity") of each
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class Pipeline:
     samples_per_s: float | None = None
     lag_p99_s: float | None = None
     wall_s: float | None = None
+    lag_p99_s_by_component: dict[str, float] = field(default_factory=dict)
+    """p99 consumer lag (seconds) of each pipeline component: which one holds the run up."""
 
 
 @dataclass
@@ -155,6 +158,8 @@ class Scorecard:
     def to_json(self) -> dict[str, Any]:
         """The scorecard as one JSON-ready dict (headline figures first)."""
         ttd = [f.time_to_detect_s for f in self.faults if f.time_to_detect_s is not None]
+        attd = [f.anomaly_time_to_detect_s for f in self.faults
+                if f.anomaly_time_to_detect_s is not None]
         return {
             "faults": len(self.faults),
             "incidents": self.incidents,
@@ -167,6 +172,7 @@ class Scorecard:
             "fault_free_hours": round(self.fault_free_hours, 4),
             "false_incidents_per_hour": self.false_incidents_per_hour,
             "mean_time_to_detect_s": round(sum(ttd) / len(ttd), 1) if ttd else None,
+            "mean_anomaly_time_to_detect_s": round(sum(attd) / len(attd), 1) if attd else None,
             **asdict(self.pipeline),
             "by_kind": self.kinds(),
             "per_fault": [{**asdict(f), "top1": f.top1, "top3": f.top3} for f in self.faults],

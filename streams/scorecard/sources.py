@@ -98,13 +98,13 @@ def results_from_clickhouse(client: Any, database: str,
     inc = client.query(
         f"SELECT incident_id, cluster, toUnixTimestamp64Milli(opened_ts), title, entities, "
         f"toUnixTimestamp64Milli(resolved_ts) FROM {db}.incidents FINAL WHERE {o}").result_rows
-    members: dict[str, list[int]] = {}
-    for iid, ts in client.query(
-            f"SELECT m.incident_id, toUnixTimestamp64Milli(a.start_ts) FROM "
-            f"(SELECT incident_id, arrayJoin(anomaly_ids) AS aid FROM {db}.incidents FINAL "
-            f"WHERE {o}) AS m INNER JOIN (SELECT anomaly_id, start_ts FROM {db}.anomalies FINAL)"
-            f" AS a ON m.aid = a.anomaly_id").result_rows:
-        members.setdefault(iid, []).append(int(ts))
+    members: dict[str, list[tuple[int, str]]] = {}
+    for iid, ts, etype, entity in client.query(
+            f"SELECT m.incident_id, toUnixTimestamp64Milli(a.start_ts), a.entity_type, a.entity "
+            f"FROM (SELECT incident_id, arrayJoin(anomaly_ids) AS aid FROM {db}.incidents FINAL "
+            f"WHERE {o}) AS m INNER JOIN (SELECT anomaly_id, start_ts, entity_type, entity "
+            f"FROM {db}.anomalies FINAL) AS a ON m.aid = a.anomaly_id").result_rows:
+        members.setdefault(iid, []).append((int(ts), f"{etype}:{entity}"))
     alerts: dict[str, list[int]] = {}
     for iid, ts in client.query(
             f"SELECT m.incident_id, toUnixTimestamp64Milli(a.starts_at) FROM "
@@ -133,8 +133,9 @@ def results_from_clickhouse(client: Any, database: str,
     return Results(
         incidents=[Incident(r[0], r[1], int(r[2]), r[3], tuple(r[4]),
                             int(r[5]) if r[5] is not None else None,
-                            tuple(sorted(members.get(r[0], ()))),
-                            tuple(sorted(alerts.get(r[0], ())))) for r in inc],
+                            tuple(sorted(t for t, _ in members.get(r[0], ()))),
+                            tuple(sorted(alerts.get(r[0], ()))),
+                            tuple(sorted(members.get(r[0], ())))) for r in inc],
         reports=[Report(r[0], int(r[1]), _causes(r[2]), r[3]) for r in rep],
         spans={r[0]: (int(r[1]), int(r[2])) for r in spans},
         rows_stored=int(rows), dead_letters=int(dlq), anomalies=len(starts),

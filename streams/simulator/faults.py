@@ -83,12 +83,22 @@ CATALOGUE: dict[str, FaultKind] = {k.name: k for k in (
               ("heartbeat", "all signals absent")),
 )}
 
+#: Rounds of the ``fleet-every-kind`` schedule (every kind once per round).
+FLEET_ROUNDS = 3
+
 SCHEDULES: dict[str, list[str]] = {
     "demo-short": ["cpu_saturation@+2m/4m", "gpu_thermal_throttle@+3m/5m",
                    "ptp_freerun@+5m/4m", "bad_deployment@+8m/4m", "memory_leak@+10m/6m"],
     "all-kinds": [f"{k}@+{2 + 7 * i}m/5m" for i, k in enumerate(CATALOGUE)],
+    # For large fleets (36 clusters or more): every kind FLEET_ROUNDS times, rounds 2 minutes
+    # apart, each fault on a cluster of its own (``cluster=spread``), all within 11 minutes.
+    "fleet-every-kind": [f"{k}@+{2 + 2 * r}m/5m:cluster=spread"
+                         for r in range(FLEET_ROUNDS) for k in CATALOGUE],
     "none": [],
 }
+
+#: A spread fault avoids clusters with a fault this close in time (the scorecard's grace).
+SPREAD_GAP_MS = 300_000
 
 
 @dataclass(frozen=True)
@@ -187,13 +197,30 @@ def _callers(cluster: Cluster, name: str) -> list[str]:
     return out
 
 
+def _spread(candidates: list[Cluster], start_ms: int, end_ms: int,
+            placed: list[Fault]) -> list[Cluster]:
+    """The candidates hosting no placed fault within :data:`SPREAD_GAP_MS` of
+    ``[start_ms, end_ms)``; all of them when every one does (a fleet too small)."""
+    busy = {f.cluster for f in placed
+            if f.start_ts < end_ms + SPREAD_GAP_MS and start_ms < f.end_ts + SPREAD_GAP_MS}
+    free = [c for c in candidates if c.name not in busy]
+    return free or candidates
+
+
 def resolve(spec: FaultSpec, fleet: list[Cluster], seed: int, run_start_ms: int,
-            ordinal: int) -> Fault:
-    """Pick the cluster and entity of ``spec`` (deterministic per seed) and write its truth."""
+            ordinal: int, placed: list[Fault] | None = None) -> Fault:
+    """Pick the cluster and entity of ``spec`` (deterministic per seed) and write its truth.
+
+    ``cluster=spread`` picks a cluster with no other fault of ``placed`` near in time.
+    """
     kind = CATALOGUE[spec.kind]
     rng = np.random.default_rng([seed, ordinal, 7])
     options = dict(spec.options)
     candidates = _eligible(kind, fleet)
+    if options.get("cluster") == "spread":
+        del options["cluster"]
+        start = run_start_ms + spec.start_ms
+        candidates = _spread(candidates, start, start + spec.duration_ms, placed or [])
     if "cluster" in options:
         candidates = [c for c in candidates if c.name == options["cluster"]]
     if not candidates:
@@ -323,8 +350,11 @@ _TARGETERS = {
 
 def resolve_all(specs: list[FaultSpec], fleet: list[Cluster], seed: int,
                 run_start_ms: int) -> list[Fault]:
-    """Resolve every spec of a schedule."""
-    return [resolve(s, fleet, seed, run_start_ms, i) for i, s in enumerate(specs)]
+    """Resolve every spec of a schedule (in order: a spread fault avoids the earlier ones)."""
+    out: list[Fault] = []
+    for i, s in enumerate(specs):
+        out.append(resolve(s, fleet, seed, run_start_ms, i, out))
+    return out
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:

@@ -44,12 +44,12 @@ def history_database(clickhouse_url: str, database: str, scratch: Path) -> None:
 
 def anomaly(cluster: str, aid: str, entity_type: str, entity: str, name: str,
             labels: dict[str, str], severity: str, ts: int, score: float = 8.0,
-            kind: str = "SPIKE") -> dict[str, Any]:
+            kind: str = "SPIKE", detector: str = "test") -> dict[str, Any]:
     return {
         "anomaly_id": aid, "cluster": cluster, "entity_type": entity_type, "entity": entity,
         "name": name, "labels": {"cluster": cluster, **labels}, "series_id": 0, "type": kind,
         "actual": 10.0, "expected": 1.0, "lower": 0.5, "upper": 1.5, "score": score,
-        "confidence": 0.9, "severity": severity, "detector": "test", "rule": None,
+        "confidence": 0.9, "severity": severity, "detector": detector, "rule": None,
         "start_ts": ts, "sample_ts": ts, "detected_ts": ts,
     }
 

@@ -10,12 +10,15 @@ import pytest
 from streams.correlate.callgraph import CallGraph
 from streams.correlate.engine import ClusterIncidents, LifecycleConfig
 from streams.correlate.grouping import GroupingConfig, incident_id
-from streams.correlate.members import from_alert, from_anomaly
+from streams.correlate.members import GROUP_KEYS, from_alert, from_anomaly
 from tests.correlate.scenario import EDGES, alert, anomaly, first_wave, second_wave
 
 C = "c1"
 T0 = 1_700_000_000_000
-GROUPING = GroupingConfig(window_ms=300_000)
+# Linking and lifecycle: a HIGH member opens an incident alone here (minimum evidence has its
+# own tests in test_minimum_evidence.py); EVERY lets any member open one.
+GROUPING = GroupingConfig(window_ms=300_000, open_signals=1)
+EVERY = GroupingConfig(window_ms=300_000, open_severity="INFO", open_signals=1)
 LIFE = LifecycleConfig(quiet_ms=60_000, retain_resolved_ms=600_000)
 GRAPH = CallGraph({C: EDGES})
 
@@ -37,7 +40,7 @@ def _latest(records):
 
 
 @pytest.mark.parametrize("name", ["members", "severity", "callgraph", "lifecycle",
-                                  "grouping"])
+                                  "grouping", "pending"])
 def test_doctests(name: str) -> None:
     result = doctest.testmod(importlib.import_module(f"streams.correlate.{name}"))
     assert result.failed == 0 and result.attempted > 0
@@ -62,7 +65,11 @@ def test_two_unrelated_faults_and_a_cascade_make_three_incidents() -> None:
 
 
 def test_without_the_call_graph_the_cascade_splits() -> None:
-    _, out = _run(first_wave(C, T0) + second_wave(C, T0), graph=CallGraph())
+    state, out = _run(first_wave(C, T0) + second_wave(C, T0), graph=CallGraph())
+    # cart's latency and frontend's errors (MEDIUM) link to nothing: they wait, unopened
+    assert len(_latest(out)) == 3
+    assert sorted(m.member_id for m in state.pending) == ["cart-latency", "frontend-errors"]
+    _, out = _run(first_wave(C, T0) + second_wave(C, T0), graph=CallGraph(), grouping=EVERY)
     assert len(_latest(out)) == 5
 
 
@@ -71,15 +78,17 @@ def test_shared_namespace_groups_only_when_the_key_is_enabled() -> None:
                 "LOW", T0)
     b = anomaly(C, "b", "POD", "shop/b-0", "cpu", {"namespace": "shop", "node": "n2"},
                 "LOW", T0 + 1000)
-    assert len(_latest(_run([a, b])[1])) == 1
-    narrow = GroupingConfig(window_ms=300_000, keys=("node", "pod", "service"))
-    assert len(_latest(_run([a, b], grouping=narrow)[1])) == 2
+    assert "namespace" not in EVERY.keys  # too coarse to be on by default
+    assert len(_latest(_run([a, b], grouping=EVERY)[1])) == 2
+    wide = GroupingConfig(window_ms=300_000, keys=GROUP_KEYS, open_severity="INFO",
+                          open_signals=1)
+    assert len(_latest(_run([a, b], grouping=wide)[1])) == 1
 
 
 def test_outside_the_window_a_new_incident_opens() -> None:
     a = anomaly(C, "a", "NODE", "n1", "node_load", {}, "LOW", T0)
     b = anomaly(C, "b", "NODE", "n1", "node_load", {}, "LOW", T0 + 301_000)
-    assert len(_latest(_run([a, b])[1])) == 2
+    assert len(_latest(_run([a, b], grouping=EVERY)[1])) == 2
 
 
 def test_replays_and_repeats_add_no_version() -> None:
@@ -97,13 +106,30 @@ def test_a_member_linking_two_incidents_merges_them() -> None:
                 T0 + 1000)
     link = anomaly(C, "l", "NODE", "n1", "net", {"node": "n1", "namespace": "y"}, "LOW",
                    T0 + 2000)
-    state, out = _run([a, b, link])
+    wide = GroupingConfig(window_ms=300_000, keys=GROUP_KEYS, open_severity="INFO",
+                          open_signals=1)
+    state, out = _run([a, b, link], grouping=wide)
     merged = [r for r in out if r["status"] == "RESOLVED"]
     assert len(merged) == 1 and "Merged into" in merged[0]["summary"]
     survivor = _latest(out)[incident_id(from_anomaly(a))]
     assert sorted(survivor["anomaly_ids"]) == ["a", "b", "l"]
     assert survivor["severity"] == "HIGH"
     assert len(state.open_incidents()) == 1
+
+
+def test_a_weak_member_joins_the_oldest_incident_but_merges_nothing() -> None:
+    a = anomaly(C, "a", "POD", "x/a-0", "cpu", {"namespace": "x", "node": "n1"}, "HIGH", T0)
+    b = anomaly(C, "b", "POD", "y/b-0", "cpu", {"namespace": "y", "node": "n2"}, "HIGH",
+                T0 + 1000)
+    link = anomaly(C, "l", "NODE", "n1", "net", {"node": "n1", "namespace": "y"}, "LOW",
+                   T0 + 2000)
+    wide = GroupingConfig(window_ms=300_000, keys=GROUP_KEYS, open_signals=1)
+    state, out = _run([a, b, link], grouping=wide)
+    assert not [r for r in out if r["status"] == "RESOLVED"]
+    latest = _latest(out)
+    assert sorted(latest[incident_id(from_anomaly(a))]["anomaly_ids"]) == ["a", "l"]
+    assert latest[incident_id(from_anomaly(b))]["anomaly_ids"] == ["b"]
+    assert len(state.open_incidents()) == 2
 
 
 def test_quiet_period_resolves_but_a_firing_alert_holds_it_open() -> None:
@@ -143,3 +169,13 @@ def test_alert_members_take_topology_from_labels() -> None:
     m = from_alert(alert(C, "fp", "FIRING", T0))
     assert m.entity == "POD:cache/redis-0" and m.severity == "CRITICAL" and m.firing
     assert m.keys["node"] == ["n3"] and m.keys["service"] == ["cache/redis"]
+
+
+def test_state_written_with_per_member_severities_still_loads() -> None:
+    state, _ = _run(first_wave(C, T0))
+    data = state.to_dict()
+    for inc in data["incidents"].values():  # the older state format
+        del inc["top_severity"]
+        inc["member_severity"] = {aid: "CRITICAL" for aid in inc["anomaly_ids"]}
+    old = ClusterIncidents.from_dict(data)
+    assert {i.severity for i in old.incidents.values()} == {"CRITICAL"}

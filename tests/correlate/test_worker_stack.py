@@ -69,7 +69,10 @@ def _start(stack, names: dict[str, str], database: str, app_id: str, tmp: Path,
                AIOPS_CLICKHOUSE_DATABASE=database, AIOPS_DATA_DIR=str(tmp),
                AIOPS_CORRELATE_APP_ID=app_id, AIOPS_CORRELATE_QUIET_S=str(QUIET_S),
                AIOPS_CORRELATE_TICK_S="0.5", AIOPS_CORRELATE_CALLGRAPH_REFRESH_S="2",
-               AIOPS_CORRELATE_PARTITIONS="6", AIOPS_LOG_LEVEL="INFO")
+               AIOPS_CORRELATE_PARTITIONS="6", AIOPS_LOG_LEVEL="INFO",
+               # each fault's first (HIGH) member opens its incident alone here; minimum
+               # evidence is tested without Faust (test_minimum_evidence.py)
+               AIOPS_CORRELATE_OPEN_SIGNALS="1")
     cmd = [sys.executable, "-m", "streams.cli", "correlate", "--metrics-port", "0",
            "--anomalies-topic", names["anomalies"], "--alerts-topic", names["alerts"],
            "--incidents-topic", names["incidents"], "--deadletter-topic", names["dead"]]

@@ -172,3 +172,34 @@ def test_an_incident_holding_only_the_fleets_alert_is_not_detection_by_anomaly()
     s = score([CPU], [both], [], SPAN).faults[0]
     assert s.detected_by_anomaly and s.anomaly_time_to_detect_s == 120.0
     assert card.to_json()["detected_by_anomaly_ratio"] == 0.0
+
+
+def test_a_deployment_and_its_service_are_one_workload_but_a_pod_or_node_is_not() -> None:
+    bad = fault("f-bad", "bad_deployment", "hub-000", 12, 16, "SERVICE",
+                "boutique/paymentservice")
+    assert cause_rank(bad, report("i", ("DEPLOYMENT", "boutique/paymentservice"))) == 1
+    assert cause_rank(bad, report("i", ("POD", "boutique/paymentservice-abc-1"))) is None
+    assert cause_rank(bad, report("i", ("DEPLOYMENT", "boutique/cartservice"))) is None
+    assert cause_rank(GPU, report("i", ("NODE", "gpu-0"), ("SERVICE", "gpu-0/GPU-1"))) is None
+
+
+def test_time_to_detect_counts_from_the_fault_start_not_from_earlier_noise() -> None:
+    # noise 30 s before the fault (inside the early window), the fault's signs 45 s after
+    noisy = Incident("n", "hub-000", T0 + 9 * MIN + 30_000, "noise", (),
+                     member_ts=(T0 + 9 * MIN + 30_000, T0 + 10 * MIN + 45_000),
+                     member_entities=((T0 + 9 * MIN + 30_000, "NODE:worker-9"),
+                                      (T0 + 10 * MIN + 45_000, "NODE:worker-9")))
+    s = score([CPU], [noisy], [], SPAN).faults[0]
+    assert s.detected and s.time_to_detect_s == 45.0 and s.anomaly_time_to_detect_s == 45.0
+    # anomaly time: the first member on one of the fault's entities, when there is one
+    on_target = Incident("t", "hub-000", T0 + 10 * MIN, "cpu", (),
+                         member_ts=(T0 + 10 * MIN + 15_000, T0 + 11 * MIN),
+                         member_entities=((T0 + 10 * MIN + 15_000, "NODE:worker-9"),
+                                          (T0 + 11 * MIN, "POD:boutique/checkout-abc-1")))
+    s = score([CPU], [on_target], [], SPAN).faults[0]
+    assert s.time_to_detect_s == 0.0 and s.anomaly_time_to_detect_s == 60.0
+    # an incident holding only what came before the start: open at the start, delay 0
+    before = Incident("b", "hub-000", T0 + 9 * MIN + 10_000, "x", (),
+                      member_ts=(T0 + 9 * MIN + 10_000,))
+    s = score([CPU], [before], [], SPAN).faults[0]
+    assert s.detected and s.time_to_detect_s == 0.0 and s.anomaly_time_to_detect_s == 0.0

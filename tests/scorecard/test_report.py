@@ -48,6 +48,7 @@ def test_html_is_self_contained_with_timeline_and_charts() -> None:
     assert "false incident: noise" in page
     assert card.pipeline.rows_lost == 10 and card.pipeline.samples_per_s == 99.0
     assert card.pipeline.lag_p99_s == 4.5
+    assert card.pipeline.lag_p99_s_by_component == {"detect": 0.1, "sink": 4.5}
 
 
 def test_percentile_nearest_rank() -> None:

@@ -93,3 +93,15 @@ def test_resolution_is_deterministic_and_honours_options() -> None:
     with pytest.raises(ValueError, match="does not call"):
         resolve_all([parse_spec("network_delay@+1m/1m:caller=adservice,callee=redis-cart")],
                     fleet, 3, 0)
+
+
+def test_spread_puts_each_fault_of_the_fleet_schedule_on_a_cluster_of_its_own() -> None:
+    specs = load_schedule("fleet-every-kind")
+    faults = resolve_all(specs, build_fleet(100, 11), 11, 0)
+    assert {f.kind for f in faults} == set(CATALOGUE) and len(faults) == 3 * len(CATALOGUE)
+    assert len({f.cluster for f in faults}) == len(faults)
+    assert all("cluster" not in f.parameters for f in faults)
+    assert faults == resolve_all(specs, build_fleet(100, 11), 11, 0)  # deterministic
+    # a fleet too small to spread over still gets every fault, sharing clusters
+    small = resolve_all(specs, build_fleet(4, 11), 11, 0)
+    assert len(small) == len(specs) and len({f.cluster for f in small}) <= 4
