@@ -11,6 +11,10 @@ specific entity the labels name wins.
 ('GPU', 'n1/GPU-1')
 >>> entity_of("c1", {"namespace": "shop", "deployment": "payment"})
 ('DEPLOYMENT', 'shop/payment')
+>>> entity_of("c1", {"node": "n1", "iface": "ens5f0", "process": "ptp4l"})
+('PTP_CLOCK', 'n1/ens5f0')
+>>> entity_of("c1", {"namespace": "shop", "pod": "cart-1", "interface": "eth0", "node": "n1"})
+('POD', 'shop/cart-1')
 >>> anomaly_id("ewma", "c1", 42, 1000) == anomaly_id("ewma", "c1", 42, 1000)
 True
 """
@@ -42,7 +46,7 @@ def entity_of(cluster: str, labels: Mapping[str, str]) -> tuple[str, str]:
     gpu = _first(labels, GPU_KEYS)
     if gpu:
         return "GPU", f"{node or ''}/{gpu}"
-    iface = labels.get("iface") or labels.get("interface")
+    iface = labels.get("iface")  # linuxptp's label; NIC counters' `interface` is no PTP port
     if iface and node:
         return "PTP_CLOCK", f"{node}/{iface}"
     ns = labels.get("namespace")
