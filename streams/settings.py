@@ -351,6 +351,10 @@ class Settings(BaseSettings):
     detect_ptp_offset_ns: float = Field(
         default=100.0, description="PTP |offset| (ns) above which the CNF rule fires."
     )
+    detect_cluster_silence_s: float = Field(
+        default=120.0, description="A cluster whose registry heartbeat is this far behind the "
+        "newest heartbeat (event time) is reported silent (CRITICAL, entity CLUSTER)."
+    )
     detect_gpu_throttle_ratio: float = Field(
         default=0.1, description="Share of time thermally/power throttled that fires the rule."
     )

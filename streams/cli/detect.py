@@ -20,6 +20,8 @@ def run(
     gpu_topic: str = typer.Option("aiops.gpu", help="GPU batches to read ('' to skip)."),
     spans_topic: str = typer.Option("aiops.spans", help="Spans for RED/edges ('' to skip)."),
     logs_topic: str = typer.Option("aiops.logs", help="Logs for templates ('' to skip)."),
+    clusters_topic: str = typer.Option(
+        "aiops.clusters", help="Registry heartbeats for the cluster-silence rule ('' to skip)."),
     anomalies_topic: str = typer.Option("aiops.anomalies", help="Where anomalies go."),
     group: str = typer.Option(None, help="Consumer group (default: AIOPS_DETECT_GROUP)."),
     max_seconds: float = typer.Option(None, help="Stop after this long (default: run on)."),
@@ -43,6 +45,8 @@ def run(
         bootstrap=LocalStack(s).kafka_bootstrap(), group=group or s.detect_group,
         metrics_topic=metrics_topic, gpu_topic=gpu_topic or None,
         spans_topic=spans_topic or None, logs_topic=logs_topic or None,
+        clusters_topic=clusters_topic or None,
+        cluster_silence_ms=int(s.detect_cluster_silence_s * 1000),
         anomalies_topic=anomalies_topic,
         checkpoint_interval_s=s.detect_checkpoint_interval_s,
         gpu_throttle_ratio=s.detect_gpu_throttle_ratio, stage=stage)

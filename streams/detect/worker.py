@@ -28,6 +28,7 @@ from streams.detect.checkpoint import CheckpointStore
 from streams.detect.gpu_stage import GpuStage
 from streams.detect.logs import LogStage
 from streams.detect.metric_stage import BatchResult, MetricStage, StageConfig
+from streams.detect.silence import SilenceStage
 from streams.detect.telemetry import DetectMetrics
 from streams.detect.traces import TraceStage
 from streams.kafka.clients import make_consumer, make_producer
@@ -48,6 +49,8 @@ class WorkerConfig:
     gpu_topic: str | None = GPU_TOPIC
     spans_topic: str | None = None
     logs_topic: str | None = None
+    clusters_topic: str | None = None  # registry heartbeats: the cluster-silence rule
+    cluster_silence_ms: int = 120_000
     red_window_ms: int = 15_000
     log_window_ms: int = 60_000
     anomalies_topic: str = "aiops.anomalies"
@@ -88,6 +91,8 @@ class DetectWorker:
             return TraceStage(cfg.red_window_ms, cfg.red_window_ms)
         if topic == cfg.logs_topic:
             return LogStage(cfg.log_window_ms)
+        if topic == cfg.clusters_topic:
+            return SilenceStage(cfg.cluster_silence_ms)
         return MetricStage(cfg.stage)
 
     def _restore(self, topic: str, blob: bytes) -> Any:
@@ -98,6 +103,8 @@ class DetectWorker:
             return TraceStage.from_bytes(blob)
         if topic == cfg.logs_topic:
             return LogStage.from_bytes(blob)
+        if topic == cfg.clusters_topic:
+            return SilenceStage.from_bytes(blob, cfg.cluster_silence_ms)
         return MetricStage.from_bytes(blob, cfg.stage)
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -145,8 +152,8 @@ class DetectWorker:
     def start(self) -> Consumer:
         cfg = self.config
         self.consumer = make_consumer(cfg.bootstrap, cfg.group, ready_check=True)
-        topics = [t for t in (cfg.metrics_topic, cfg.gpu_topic, cfg.spans_topic, cfg.logs_topic)
-                  if t]
+        topics = [t for t in (cfg.metrics_topic, cfg.gpu_topic, cfg.spans_topic, cfg.logs_topic,
+                              cfg.clusters_topic) if t]
         self.consumer.subscribe(topics, on_assign=self._guard(self.on_assign),
                                 on_revoke=self._guard(self.on_revoke),
                                 on_lost=self._guard(self.on_lost))
@@ -203,14 +210,29 @@ class DetectWorker:
             if stage is None:  # revoked in this very poll
                 continue
             t0 = time.perf_counter()
-            res: BatchResult = stage.process([m.value() or b"" for m in part_msgs])
+            values = [m.value() or b"" for m in part_msgs]
+            res: BatchResult = (stage.process(values, [m.key() for m in part_msgs])
+                                if isinstance(stage, SilenceStage) else stage.process(values))
             self.metrics.batch_seconds.observe(time.perf_counter() - t0)
             self._emit(res, part_msgs, key)
             self.next_offset[key] = part_msgs[-1].offset() + 1
+        self._silence()
         if time.monotonic() - self.last_checkpoint >= self.config.checkpoint_interval_s:
             self._checkpoint(list(self.stages))
         self._update_gauges()
         return len(msgs)
+
+    def _silence(self) -> None:
+        """Report silent clusters against the newest heartbeat of any cluster this worker
+        owns (event time: a backlog on another topic cannot fake a silence)."""
+        silence = {k: s for k, s in self.stages.items() if isinstance(s, SilenceStage)}
+        if not silence:
+            return
+        now = max(s.max_ts for s in silence.values())
+        for key, stage in silence.items():
+            found = stage.tick(now)
+            if found:
+                self._emit(BatchResult(anomalies=found), [], key)
 
     def _emit(self, res: BatchResult, msgs: list[Message], key: tuple[str, int]) -> None:
         for a in res.anomalies:
