@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["columnar", "registry", "subset", "counters", "cooldown", "classify", "anomalies",
            "rules_cnf", "rules_gpu", "traces", "logs", "histograms", "entity_models",
-           "ptp_ports"]
+           "ptp_ports", "silence"]
 
 
 @pytest.mark.parametrize("name", [f"streams.detect.{m}" for m in MODULES])
