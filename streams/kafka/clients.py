@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from streams.kafka.readiness import readiness_config
+from streams.ops_server import clear_ready
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
@@ -61,6 +62,22 @@ def make_consumer(bootstrap: str, group: str, *, ready_check: bool = False,
     consumer, whose broker connectivity becomes a readiness check of the process's ops
     endpoint (``kafka consumer <group>``, see streams.kafka.readiness)."""
     config = consumer_config(bootstrap, group, **overrides)
-    if ready_check:
-        config.update(readiness_config(f"kafka consumer {group}"))
-    return Consumer(config)
+    if not ready_check:
+        return Consumer(config)
+    check = f"kafka consumer {group}"
+    config.update(readiness_config(check))
+    return ReportingConsumer(config, check)
+
+
+class ReportingConsumer(Consumer):
+    """A consumer whose readiness check is dropped when it closes."""
+
+    def __init__(self, config: dict[str, Any], check: str) -> None:
+        super().__init__(config)
+        self.ready_check = check
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().close(*args, **kwargs)
+        finally:
+            clear_ready(self.ready_check)
