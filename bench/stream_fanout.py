@@ -136,6 +136,14 @@ async def fan_out(port: int, token: str, bootstrap: str, clients: int, events: i
                   rate: float, server_pid: int) -> dict:
     """Connect, produce, collect; server CPU is split into connecting and delivering."""
     stop = asyncio.Event()
+    # A long-lived producer, as the detect/correlate workers have: connected, its idempotent
+    # producer id granted and the topic's leader known before the timed events (a cold one
+    # stamps its first records' CreateTime hundreds of ms before they reach the broker).
+    # Its warm-up record reaches the relay before any client subscribes.
+    producer = make_producer(bootstrap, **{"linger.ms": 0})
+    codec = Codec("anomaly")
+    producer.produce("aiops.anomalies", codec.encode(anomaly(-1)), key=b"k")
+    producer.flush(10)
     conns = [Client() for _ in range(clients)]
     tasks = []
     for i, c in enumerate(conns):
@@ -146,8 +154,6 @@ async def fan_out(port: int, token: str, bootstrap: str, clients: int, events: i
     await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in conns)), 120)
     connect_s = time.monotonic() - t0
     cpu0, own0 = cpu_seconds(server_pid), cpu_seconds(os.getpid())
-    producer = make_producer(bootstrap, **{"linger.ms": 0})
-    codec = Codec("anomaly")
     for i in range(events):
         producer.produce("aiops.anomalies", codec.encode(anomaly(i)), key=b"k")
         producer.poll(0)
