@@ -7,10 +7,9 @@ import json
 from typing import Any
 
 from schemas.codec import Codec
-from schemas.errors import CodecError
 from streams.detect import anomalies
 from streams.detect.entity_models import GPU_LIMITS, EntityModels
-from streams.detect.metric_stage import BatchResult
+from streams.detect.metric_stage import BatchResult, decode_each
 from streams.detect.rules_gpu import GpuRules, GpuState
 
 
@@ -25,12 +24,7 @@ class GpuStage:
 
     def process(self, payloads: list[bytes]) -> BatchResult:
         out = BatchResult()
-        for i, p in enumerate(payloads):
-            try:
-                rec = self.codec.decode(p)
-            except CodecError as exc:
-                out.dead.append((i, f"{type(exc).__name__}: {exc}"))
-                continue
+        for rec in decode_each(self.codec, payloads, out):
             out.samples += len(rec["samples"])
             out.anomalies += self._models(rec)
             for breach, gpu in self.rules.check_batch(rec["node"], rec["samples"],

@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 
 from schemas.codec import Codec
-from schemas.errors import CodecError
 from streams.detect import anomalies
-from streams.detect.metric_stage import BatchResult
+from streams.detect.metric_stage import BatchResult, decode_each
 from streams.logs.assignment import stream_key
 from streams.logs.novelty import ErrorBurstDetector, NewTemplateDetector, WindowRateMonitor
 from streams.logs.templates import KeyedTemplateMiners
@@ -64,12 +63,7 @@ class LogStage:
 
     def process(self, payloads: list[bytes]) -> BatchResult:
         out = BatchResult()
-        for i, p in enumerate(payloads):
-            try:
-                rec = self.codec.decode(p)
-            except CodecError as exc:
-                out.dead.append((i, f"{type(exc).__name__}: {exc}"))
-                continue
+        for rec in decode_each(self.codec, payloads, out):
             out.samples += len(rec["bodies"])
             out.anomalies += self.add(rec)
         return out

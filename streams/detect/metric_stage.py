@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,17 @@ class BatchResult:
     samples: int = 0
     evicted: int = 0
     metric_batches: list[dict[str, Any]] = field(default_factory=list)  # derived metrics
+
+
+def decode_each(codec: Codec, payloads: list[bytes], out: BatchResult
+                ) -> Iterator[dict[str, Any]]:
+    """The decoded records of one poll batch; an undecodable one becomes ``out.dead``
+    (its index and the reason) and is skipped."""
+    for i, p in enumerate(payloads):
+        try:
+            yield codec.decode(p)
+        except CodecError as exc:
+            out.dead.append((i, f"{type(exc).__name__}: {exc}"))
 
 
 def kind_of(name: str, mtype: int, labels: dict[str, str] | None = None) -> int:

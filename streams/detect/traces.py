@@ -37,10 +37,9 @@ import numpy as np
 
 from schemas.batches import metric_batch
 from schemas.codec import Codec
-from schemas.errors import CodecError
 from streams.detect import anomalies
 from streams.detect.entity_models import SERVICE_LIMITS, EntityModels
-from streams.detect.metric_stage import BatchResult
+from streams.detect.metric_stage import BatchResult, decode_each
 
 ENTRY_KINDS = frozenset({"SERVER", "CONSUMER"})
 SERVICE_MODEL = {"warmup": 30}
@@ -158,12 +157,7 @@ class TraceStage:
 
     def process(self, payloads: list[bytes]) -> BatchResult:
         out = BatchResult()
-        for i, p in enumerate(payloads):
-            try:
-                rec = self.codec.decode(p)
-            except CodecError as exc:
-                out.dead.append((i, f"{type(exc).__name__}: {exc}"))
-                continue
+        for rec in decode_each(self.codec, payloads, out):
             out.samples += len(rec["span_ids"])
             self.red.add(rec)
         out.metric_batches = self.red.close()
