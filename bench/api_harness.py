@@ -26,9 +26,9 @@ from streams.stack.manager import LocalStack  # noqa: E402
 
 
 @contextmanager
-def private_stack() -> Iterator[tuple[LocalStack, Settings, Path]]:
+def private_stack(prefix: str = "aiops-bench-api-") -> Iterator[tuple[LocalStack, Settings, Path]]:
     """A local Kafka + ClickHouse on free ports in a temp dir, catalogue topics applied."""
-    tmp = Path(tempfile.mkdtemp(prefix="aiops-bench-api-"))
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     settings = Settings(data_dir=tmp, kafka_bootstrap=None, clickhouse_url=None, kafka_port=0,
                         clickhouse_http_port=0, clickhouse_tcp_port=0, kafka_heap="512m")
     stack = LocalStack(settings)

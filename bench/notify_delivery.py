@@ -21,13 +21,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.api_harness import private_stack  # noqa: E402
 from connectors.clickhouse.client import connect  # noqa: E402
 from connectors.clickhouse.migrations import migrate  # noqa: E402
 from connectors.notify.delivery import RetryPolicy  # noqa: E402
@@ -35,8 +35,6 @@ from schemas.codec import Codec  # noqa: E402
 from streams.kafka import admin  # noqa: E402
 from streams.kafka.clients import make_producer  # noqa: E402
 from streams.notify.worker import NotifyConfig, NotifyWorker  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.stack.manager import LocalStack  # noqa: E402
 from tests.notify.receiver import scripted_receiver  # noqa: E402
 from tests.notify.records import incident  # noqa: E402
 
@@ -68,15 +66,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="aiops-bench-notify-") as tmp:
-        stack = LocalStack(Settings(data_dir=Path(tmp), kafka_bootstrap=None, clickhouse_url=None,
-                                    kafka_port=0, clickhouse_http_port=0, clickhouse_tcp_port=0,
-                                    kafka_heap="512m"))
-        stack.up(timeout=180)
-        try:
-            result = run(stack.kafka_bootstrap(), stack.clickhouse_url(), Path(tmp), args)
-        finally:
-            stack.down()
+    with private_stack(prefix="aiops-bench-notify-") as (stack, _settings, tmp):
+        result = run(stack.kafka_bootstrap(), stack.clickhouse_url(), tmp, args)
     print(json.dumps(result))
 
 

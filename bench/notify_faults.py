@@ -31,7 +31,6 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,13 +41,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.api_harness import private_stack  # noqa: E402
 from connectors.clickhouse.client import connect  # noqa: E402
 from connectors.clickhouse.migrations import migrate  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
 from streams.kafka import admin  # noqa: E402
 from streams.kafka.clients import make_producer  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.stack.manager import LocalStack  # noqa: E402
 from tests.notify.records import incident  # noqa: E402
 
 DATABASE = "bench_notify_faults"
@@ -251,15 +249,8 @@ def main() -> None:
                         help="give up after this long without progress")
     parser.add_argument("--grace-s", type=float, default=5.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="aiops-bench-notify-faults-") as tmp:
-        stack = LocalStack(Settings(data_dir=Path(tmp), kafka_bootstrap=None, clickhouse_url=None,
-                                    kafka_port=0, clickhouse_http_port=0, clickhouse_tcp_port=0,
-                                    kafka_heap="512m"))
-        stack.up(timeout=180)
-        try:
-            result = run(stack.kafka_bootstrap(), stack.clickhouse_url(), Path(tmp), args)
-        finally:
-            stack.down()
+    with private_stack(prefix="aiops-bench-notify-faults-") as (stack, _settings, tmp):
+        result = run(stack.kafka_bootstrap(), stack.clickhouse_url(), tmp, args)
     print(json.dumps(result))
 
 
