@@ -112,6 +112,7 @@ def _produce(bootstrap: str, topic: str, codec: str, records: list[dict], key: s
     assert p.flush(30) == 0
 
 
+@pytest.mark.timeout(900)
 def test_incidents_group_resolve_and_survive_a_restart(stack, unique, tmp_path) -> None:
     names = _topics(stack.bootstrap, unique)
     database = f"corr_{unique}"
