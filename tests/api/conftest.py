@@ -5,13 +5,17 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient, NewTopic
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.auth.principal import Role
@@ -76,33 +80,61 @@ def api_migrations(tmp: Path) -> Path:
     return tmp
 
 
+@dataclass
+class ServedApi:
+    """What :func:`served_api` started: the app on a URL and what it was built from."""
+
+    url: str
+    app: FastAPI
+    services: Services
+    settings: Settings
+    topics: dict[str, str]
+    ids: dict[str, dict[str, str]]
+    tokens: dict[str, str]
+
+
+@contextmanager
+def served_api(stack, tmp: Path, prefix: str, tokens: dict[str, tuple[str, Role, list[str]]],
+               seed: Callable[[Client], None] | None = None,
+               **settings: Any) -> Iterator[ServedApi]:
+    """An API over a private database (``data`` loaded, then ``seed``) and private topics,
+    the registry seeded with ``data.CLUSTERS``; ``tokens``: name -> (label, role, clusters)."""
+    uid = uuid.uuid4().hex[:10]
+    db = f"{prefix}_{uid}"
+    admin_client = connect(stack.clickhouse_url)
+    migrate(admin_client, db, api_migrations(tmp))
+    db_client = connect(stack.clickhouse_url, db)
+    ids = data.load(db_client)
+    if seed is not None:
+        seed(db_client)
+    topics = {k: f"{prefix}.{k}.{uid}" for k in ("clusters", "anomalies", "incidents", "alerts")}
+    create_topics(stack.bootstrap, {t: k == "clusters" for k, t in topics.items()})
+    config = Settings(**{"clickhouse_database": db, "api_rate_limit_per_min": 100_000,
+                         "api_expensive_rate_limit_per_min": 100_000, **settings})
+    services = make_services(stack, config, topics)
+    made = {name: services.tokens.create(label, role, clusters)[0]
+            for name, (label, role, clusters) in tokens.items()}
+    now = int(time.time() * 1000)
+    registry = Registry(stack.bootstrap, None, topic=topics["clusters"])
+    for name in data.CLUSTERS:
+        registry.put(data.cluster_record(name, last_seen_ms=now,
+                                         gpus=2 if name != "charlie" else 0,
+                                         ptp=name == "alpha"))
+    registry.stop()
+    app = create_app(config, services)
+    try:
+        with serve(app) as url:
+            yield ServedApi(url, app, services, config, topics, ids, made)
+    finally:
+        admin_client.command(f"DROP DATABASE IF EXISTS `{db}`")
+
+
 @pytest.fixture(scope="module")
 def api_env(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
-    uid = uuid.uuid4().hex[:10]
-    db = f"api_{uid}"
-    client = connect(stack.clickhouse_url)
-    migrate(client, db, api_migrations(tmp_path_factory.mktemp("migrations")))
-    ids = data.load(connect(stack.clickhouse_url, db))
-    topics = {k: f"api.{k}.{uid}" for k in ("clusters", "anomalies", "incidents", "alerts")}
-    create_topics(stack.bootstrap, {t: k == "clusters" for k, t in topics.items()})
-    settings = Settings(clickhouse_database=db, api_rate_limit_per_min=100_000,
-                        api_expensive_rate_limit_per_min=100_000, api_stream_heartbeat_s=1.0)
-    services = make_services(stack, settings, topics)
-    store = services.tokens
-    tokens = {
-        "admin": store.create("admin", Role.ADMIN)[0],
-        "operator": store.create("op", Role.OPERATOR)[0],
-        "viewer": store.create("viewer", Role.VIEWER)[0],
-        "alpha": store.create("alpha-only", Role.VIEWER, ["alpha"])[0],
-        "alpha_admin": store.create("alpha-admin", Role.ADMIN, ["alpha"])[0],
-    }
-    now = int(time.time() * 1000)
-    seed = Registry(stack.bootstrap, None, topic=topics["clusters"])
-    for name in data.CLUSTERS:
-        seed.put(data.cluster_record(name, last_seen_ms=now, gpus=2 if name != "charlie" else 0,
-                                     ptp=name == "alpha"))
-    seed.stop()
-    app = create_app(settings, services)
-    with serve(app) as url:
-        yield ApiEnv(url, services, topics, ids, tokens)
-    client.command(f"DROP DATABASE IF EXISTS `{db}`")
+    tokens = {"admin": ("admin", Role.ADMIN, []), "operator": ("op", Role.OPERATOR, []),
+              "viewer": ("viewer", Role.VIEWER, []),
+              "alpha": ("alpha-only", Role.VIEWER, ["alpha"]),
+              "alpha_admin": ("alpha-admin", Role.ADMIN, ["alpha"])}
+    with served_api(stack, tmp_path_factory.mktemp("migrations"), "api", tokens,
+                    api_stream_heartbeat_s=1.0) as served:
+        yield ApiEnv(served.url, served.services, served.topics, served.ids, served.tokens)

@@ -4,8 +4,6 @@ scriptable local OpenAI/Anthropic servers, and tokens for every role and scope."
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,17 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.app import create_app
 from api.auth.principal import Role
 from api.chat.routes import ChatState
-from api.registry import Registry
 from api.services import Services
-from connectors.clickhouse.client import connect
-from connectors.clickhouse.migrations import migrate
 from streams.settings import Settings
 from tests.api import data
-from tests.api.conftest import api_migrations, create_topics, make_services
-from tests.api.server import serve
+from tests.api.conftest import served_api
 from tests.llm.conftest import chain_settings
 from tests.llm.servers import LLMServer
 
@@ -70,35 +63,13 @@ def hostile_logs(client: Any) -> None:
 
 @pytest.fixture(scope="module")
 def chat_env(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatEnv]:
-    uid = uuid.uuid4().hex[:10]
-    db = f"chat_{uid}"
-    admin_client = connect(stack.clickhouse_url)
-    migrate(admin_client, db, api_migrations(tmp_path_factory.mktemp("migrations")))
-    db_client = connect(stack.clickhouse_url, db)
-    ids = data.load(db_client)
-    hostile_logs(db_client)
-    topics = {k: f"chat.{k}.{uid}" for k in ("clusters", "anomalies", "incidents", "alerts")}
-    create_topics(stack.bootstrap, {t: k == "clusters" for k, t in topics.items()})
-    settings = Settings(clickhouse_database=db, api_rate_limit_per_min=100_000,
-                        api_expensive_rate_limit_per_min=100_000, llm_providers="")
-    services = make_services(stack, settings, topics)
-    store = services.tokens
-    tokens = {
-        "admin": store.create("admin", Role.ADMIN)[0],
-        "viewer": store.create("viewer", Role.VIEWER)[0],
-        "alpha": store.create("alpha-only", Role.VIEWER, ["alpha"])[0],
-        "alpha2": store.create("alpha-too", Role.VIEWER, ["alpha"])[0],
-    }
-    now = int(time.time() * 1000)
-    seed = Registry(stack.bootstrap, None, topic=topics["clusters"])
-    for name in data.CLUSTERS:
-        seed.put(data.cluster_record(name, last_seen_ms=now, gpus=2 if name != "charlie" else 0,
-                                     ptp=name == "alpha"))
-    seed.stop()
-    app = create_app(settings, services)
-    with serve(app) as url:
-        yield ChatEnv(url, app, services, settings, ids, tokens)
-    admin_client.command(f"DROP DATABASE IF EXISTS `{db}`")
+    tokens = {"admin": ("admin", Role.ADMIN, []), "viewer": ("viewer", Role.VIEWER, []),
+              "alpha": ("alpha-only", Role.VIEWER, ["alpha"]),
+              "alpha2": ("alpha-too", Role.VIEWER, ["alpha"])}
+    with served_api(stack, tmp_path_factory.mktemp("migrations"), "chat", tokens,
+                    seed=hostile_logs, llm_providers="") as served:
+        yield ChatEnv(served.url, served.app, served.services, served.settings, served.ids,
+                      served.tokens)
 
 
 @pytest.fixture()
