@@ -1,4 +1,4 @@
-"""Shared set-up for the API benchmarks: a private stack, the API migrations, a served API.
+"""Shared set-up for the API benchmarks: the API migrations and a served API.
 
 Not a benchmark itself (no JSON line); ``api_latency`` and ``stream_fanout`` use it.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,25 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.clickhouse.client import connect  # noqa: E402
 from connectors.clickhouse.migrations import MIGRATIONS_DIR, migrate  # noqa: E402
-from streams.kafka import admin  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.stack.manager import LocalStack  # noqa: E402
-
-
-@contextmanager
-def private_stack(prefix: str = "aiops-bench-api-") -> Iterator[tuple[LocalStack, Settings, Path]]:
-    """A local Kafka + ClickHouse on free ports in a temp dir, catalogue topics applied."""
-    tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    settings = Settings(data_dir=tmp, kafka_bootstrap=None, clickhouse_url=None, kafka_port=0,
-                        clickhouse_http_port=0, clickhouse_tcp_port=0, kafka_heap="512m")
-    stack = LocalStack(settings)
-    stack.up(timeout=180)
-    try:
-        admin.apply(stack.kafka_bootstrap())
-        yield stack, settings, tmp
-    finally:
-        stack.down()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def migrate_api(url: str, database: str, tmp: Path) -> None:

@@ -31,7 +31,8 @@ from api.db import ClickHousePool  # noqa: E402
 from api.queries import metrics  # noqa: E402
 from api.registry import Registry  # noqa: E402
 from api.services import build_services  # noqa: E402
-from bench.api_harness import migrate_api, private_stack, serve  # noqa: E402
+from bench.api_harness import migrate_api, serve  # noqa: E402
+from bench.stack import private_stack  # noqa: E402
 from connectors.clickhouse.client import connect  # noqa: E402
 
 DB = "aiops"

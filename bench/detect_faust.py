@@ -29,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.detect_throughput import Fleet, local_stack, make_topics, produce  # noqa: E402
+from bench.detect_throughput import Fleet, make_topics, produce  # noqa: E402
 from bench.scale_out import run_workers  # noqa: E402
+from bench.stack import private_stack  # noqa: E402
 
 
 def faust_main(bootstrap: str, topic: str, total: int, take: int, steady_after: int) -> None:
@@ -116,21 +117,17 @@ def main() -> None:
     args = ap.parse_args()
     fleet = Fleet(args.series, args.targets)
     total = args.targets * args.rounds
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = local_stack(Path(tmp))
-        stack.up(timeout=240)
-        try:
-            bootstrap = stack.kafka_bootstrap()
-            names = make_topics(bootstrap, str(time.time_ns()))
-            for r in range(args.rounds):
-                produce(bootstrap, names["metrics"], fleet.payloads(r))
-            series = args.targets * (args.series // args.targets)
-            batch = run_workers(bootstrap, names, 1, "faustcmp", steady_after=series)
-            batch["messages_per_s"] = total / batch["seconds"]
-            take = run_faust(bootstrap, names["metrics"], total, args.take, series)
-            event = run_faust(bootstrap, names["metrics"], total, 1, series)
-        finally:
-            stack.down()
+    with private_stack("aiops-bench-faust-", kafka_heap="768m",
+                       clickhouse=False) as (stack, _settings, _tmp):
+        bootstrap = stack.kafka_bootstrap()
+        names = make_topics(bootstrap, str(time.time_ns()))
+        for r in range(args.rounds):
+            produce(bootstrap, names["metrics"], fleet.payloads(r))
+        series = args.targets * (args.series // args.targets)
+        batch = run_workers(bootstrap, names, 1, "faustcmp", args.rounds)
+        batch["messages_per_s"] = total / batch["seconds"]
+        take = run_faust(bootstrap, names["metrics"], total, args.take, series)
+        event = run_faust(bootstrap, names["metrics"], total, 1, series)
     best = max(take["samples_per_s"], event["samples_per_s"])
     print(json.dumps({
         "batch_samples_per_s": round(batch["samples_per_s"]),

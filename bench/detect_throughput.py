@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,23 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from bench.stack import private_stack  # noqa: E402
 from schemas.batches import metric_batch  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
 from schemas.series import series_id  # noqa: E402
 from streams.detect.metric_stage import StageConfig  # noqa: E402
 from streams.detect.worker import DetectWorker, WorkerConfig  # noqa: E402
 from streams.kafka.clients import make_producer  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.stack.manager import LocalStack  # noqa: E402
 
 STEP_MS = 15_000
-
-
-def local_stack(data_dir: Path) -> LocalStack:
-    settings = Settings(data_dir=data_dir, kafka_bootstrap=None, clickhouse_url=None,
-                        kafka_port=0, clickhouse_http_port=0, clickhouse_tcp_port=0,
-                        kafka_heap="768m")
-    return LocalStack(settings)
 
 
 def make_topics(bootstrap: str, tag: str, partitions: int = 4) -> dict[str, str]:
@@ -129,40 +120,36 @@ def main() -> None:
     args = ap.parse_args()
     fleet = Fleet(args.series, args.targets)
     n = sum(len(t[1]) for t in fleet.targets)
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = local_stack(Path(tmp))
-        stack.up(timeout=240)
-        try:
-            bootstrap = stack.kafka_bootstrap()
-            names = make_topics(bootstrap, str(time.time_ns()))
-            produce(bootstrap, names["metrics"], fleet.payloads(0))
-            worker = DetectWorker(worker_config(bootstrap, names, "bench-detect"))
-            worker.start()
-            t0 = time.perf_counter()
-            consume_until(worker, n)
-            register_s = time.perf_counter() - t0
-            for r in range(1, args.rounds + 1):
-                produce(bootstrap, names["metrics"], fleet.payloads(r))
-            t0 = time.perf_counter()
-            consume_until(worker, n * (args.rounds + 1))
-            worker.producer.flush(60)
-            steady_s = time.perf_counter() - t0
-            stages = list(worker.stages.values())
-            live = sum(s.live_series() for s in stages)
-            bytes_total = sum(s.bytes_per_series() * s.live_series() for s in stages)
-            parts: dict[str, float] = {}
-            for s in stages:
-                for k, v in s.memory_breakdown().items():
-                    parts[k] = parts.get(k, 0.0) + v * s.live_series() / max(live, 1)
-            slots = sum(s.registry.capacity for s in stages)
-            t0 = time.perf_counter()
-            worker._checkpoint(list(worker.stages))
-            checkpoint_s = time.perf_counter() - t0
-            anomalies = sum(s.value for m in worker.metrics.anomalies.collect()
-                            for s in m.samples if s.name.endswith("_total"))
-            worker.consumer.close()
-        finally:
-            stack.down()
+    with private_stack("aiops-bench-detect-", kafka_heap="768m",
+                       clickhouse=False) as (stack, _settings, _tmp):
+        bootstrap = stack.kafka_bootstrap()
+        names = make_topics(bootstrap, str(time.time_ns()))
+        produce(bootstrap, names["metrics"], fleet.payloads(0))
+        worker = DetectWorker(worker_config(bootstrap, names, "bench-detect"))
+        worker.start()
+        t0 = time.perf_counter()
+        consume_until(worker, n)
+        register_s = time.perf_counter() - t0
+        for r in range(1, args.rounds + 1):
+            produce(bootstrap, names["metrics"], fleet.payloads(r))
+        t0 = time.perf_counter()
+        consume_until(worker, n * (args.rounds + 1))
+        worker.producer.flush(60)
+        steady_s = time.perf_counter() - t0
+        stages = list(worker.stages.values())
+        live = sum(s.live_series() for s in stages)
+        bytes_total = sum(s.bytes_per_series() * s.live_series() for s in stages)
+        parts: dict[str, float] = {}
+        for s in stages:
+            for k, v in s.memory_breakdown().items():
+                parts[k] = parts.get(k, 0.0) + v * s.live_series() / max(live, 1)
+        slots = sum(s.registry.capacity for s in stages)
+        t0 = time.perf_counter()
+        worker._checkpoint(list(worker.stages))
+        checkpoint_s = time.perf_counter() - t0
+        anomalies = sum(s.value for m in worker.metrics.anomalies.collect()
+                        for s in m.samples if s.name.endswith("_total"))
+        worker.consumer.close()
     result = {
         "samples_per_s": round(n * args.rounds / steady_s),
         "bytes_per_series": round(bytes_total / max(live, 1), 1),

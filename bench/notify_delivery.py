@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.api_harness import private_stack  # noqa: E402
+from bench.stack import private_stack  # noqa: E402
 from connectors.clickhouse.client import connect  # noqa: E402
 from connectors.clickhouse.migrations import migrate  # noqa: E402
 from connectors.notify.delivery import RetryPolicy  # noqa: E402

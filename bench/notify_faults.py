@@ -41,7 +41,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.api_harness import private_stack  # noqa: E402
+from bench.stack import private_stack  # noqa: E402
 from connectors.clickhouse.client import connect  # noqa: E402
 from connectors.clickhouse.migrations import migrate  # noqa: E402
 from schemas.codec import Codec  # noqa: E402

@@ -32,7 +32,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,11 +41,11 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition  # noqa: E402
 
 from bench.detect_throughput import (  # noqa: E402
     Fleet,
-    local_stack,
     make_topics,
     produce,
     worker_config,
 )
+from bench.stack import private_stack  # noqa: E402
 from streams.detect.worker import DetectWorker  # noqa: E402
 
 PARTITIONS = 4
@@ -161,25 +160,21 @@ def main() -> None:
         worker_main(args)
         return
     fleet = Fleet(args.series, args.targets)
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = local_stack(Path(tmp))
-        stack.up(timeout=240)
-        try:
-            bootstrap = stack.kafka_bootstrap()
-            names = make_topics(bootstrap, str(time.time_ns()), partitions=PARTITIONS)
-            for r in range(args.rounds):
-                produce(bootstrap, names["metrics"], fleet.payloads(r))
-            # one, two, one again: the first pass also warms the broker's page cache, so
-            # the single-process figures are the better of its two runs.
-            machine = machine_parallelism()
-            one_a = run_workers(bootstrap, names, 1, "one-a", args.rounds)
-            two = run_workers(bootstrap, names, 2, "two", args.rounds)
-            one_b = run_workers(bootstrap, names, 1, "one-b", args.rounds)
-            one = max(one_a, one_b, key=lambda r: r["samples_per_s"])
-            steady_one = max(one_a["steady_samples_per_s"], one_b["steady_samples_per_s"])
-            cpu_one = max(one_a["samples_per_cpu_s"], one_b["samples_per_cpu_s"])
-        finally:
-            stack.down()
+    with private_stack("aiops-bench-scale-", kafka_heap="768m",
+                       clickhouse=False) as (stack, _settings, _tmp):
+        bootstrap = stack.kafka_bootstrap()
+        names = make_topics(bootstrap, str(time.time_ns()), partitions=PARTITIONS)
+        for r in range(args.rounds):
+            produce(bootstrap, names["metrics"], fleet.payloads(r))
+        # one, two, one again: the first pass also warms the broker's page cache, so
+        # the single-process figures are the better of its two runs.
+        machine = machine_parallelism()
+        one_a = run_workers(bootstrap, names, 1, "one-a", args.rounds)
+        two = run_workers(bootstrap, names, 2, "two", args.rounds)
+        one_b = run_workers(bootstrap, names, 1, "one-b", args.rounds)
+        one = max(one_a, one_b, key=lambda r: r["samples_per_s"])
+        steady_one = max(one_a["steady_samples_per_s"], one_b["steady_samples_per_s"])
+        cpu_one = max(one_a["samples_per_cpu_s"], one_b["samples_per_cpu_s"])
     speedup = two["samples_per_s"] / one["samples_per_s"]
     print(json.dumps({
         "speedup": round(speedup, 2),

@@ -37,15 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+from bench.stack import private_stack  # noqa: E402
 from connectors.publish.columnar import encode_metric_batch  # noqa: E402
 from connectors.publish.kafka import KafkaPublisher  # noqa: E402
 from connectors.sources.config import GlobalConfig, JobConfig  # noqa: E402
 from connectors.sources.discovery import Target  # noqa: E402
 from connectors.sources.exposition import ExpositionParser  # noqa: E402
 from connectors.sources.prometheus import PrometheusSource  # noqa: E402
-from streams.kafka import admin  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-from streams.stack.manager import LocalStack  # noqa: E402
 from streams.stack.ports import free_port, port_open  # noqa: E402
 
 
@@ -149,54 +147,46 @@ def main(argv: list[str] | None = None) -> int:
     del probe
 
     # -- end to end against a real broker ---------------------------------------------------
-    with tempfile.TemporaryDirectory(prefix="aiops-bench-") as tmp:
-        stack = LocalStack(Settings(data_dir=Path(tmp), kafka_bootstrap=None,
-                                    clickhouse_url="http://127.0.0.1:9/unused", kafka_port=0,
-                                    kafka_heap="512m"))
-        stack.up(timeout=180)
-        try:
-            bootstrap = stack.kafka_bootstrap()
-            admin.apply(bootstrap)
-            pub = KafkaPublisher(bootstrap)
-            src = PrometheusSource(JobConfig(job_name="bench"), GlobalConfig(), "bench-cluster",
-                                   pub)
-            targets = [Target("bench", f"10.0.{i // 250}.{i % 250}:9100",
-                              {"job": "bench", "instance": f"10.0.{i // 250}.{i % 250}:9100"})
-                       for i in range(args.targets)]
-            rss0 = rss_bytes()
-            for t in targets:  # warm-up scrape: builds every target's series cache
-                src.ingest(t, 0, bodies[0], False, time.perf_counter())
-            pub.flush(60)
-            out["rss_growth_per_target_bytes"] = int((rss_bytes() - rss0) / args.targets)
-            published = 0
-            t0 = time.perf_counter()
-            c0 = time.process_time()
-            scrape = 0
-            while time.perf_counter() - t0 < args.seconds:
-                body = bodies[scrape % 2]
-                ts = 1_700_000_000_000 + scrape * 15_000
-                for t in targets:
-                    published += src.ingest(t, ts, body, False, time.perf_counter()).published
-                    pub.poll(0)
-                scrape += 1
-            pending = pub.flush(120)
-            elapsed = time.perf_counter() - t0
-            out["samples_per_s"] = rate(published, elapsed)
-            # CPU seconds of this process (all threads, librdkafka's included): what the
-            # rate would be with a core to itself on a machine shared with other work
-            out["samples_per_cpu_s"] = rate(published, time.process_time() - c0)
-            out["load_avg_1m"] = round(float(Path("/proc/loadavg").read_text().split()[0]), 2)
-            out["batches_per_s"] = rate(scrape * args.targets, elapsed)
-            out["published_samples"] = published
-            out["undelivered_records"] = pending
-            out["publish_latency_p_le_100ms"] = _share_under(pub, 0.1)
-            asyncio.run(src.stop())
-            if args.http_seconds > 0:
-                out.update(http_phase(src.job, pub, bodies[0], args.targets,
-                                      args.http_seconds))
-            pub.close()
-        finally:
-            stack.down()
+    with private_stack("aiops-bench-publish-", clickhouse=False) as (stack, _settings, _tmp):
+        bootstrap = stack.kafka_bootstrap()
+        pub = KafkaPublisher(bootstrap)
+        src = PrometheusSource(JobConfig(job_name="bench"), GlobalConfig(), "bench-cluster",
+                               pub)
+        targets = [Target("bench", f"10.0.{i // 250}.{i % 250}:9100",
+                          {"job": "bench", "instance": f"10.0.{i // 250}.{i % 250}:9100"})
+                   for i in range(args.targets)]
+        rss0 = rss_bytes()
+        for t in targets:  # warm-up scrape: builds every target's series cache
+            src.ingest(t, 0, bodies[0], False, time.perf_counter())
+        pub.flush(60)
+        out["rss_growth_per_target_bytes"] = int((rss_bytes() - rss0) / args.targets)
+        published = 0
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        scrape = 0
+        while time.perf_counter() - t0 < args.seconds:
+            body = bodies[scrape % 2]
+            ts = 1_700_000_000_000 + scrape * 15_000
+            for t in targets:
+                published += src.ingest(t, ts, body, False, time.perf_counter()).published
+                pub.poll(0)
+            scrape += 1
+        pending = pub.flush(120)
+        elapsed = time.perf_counter() - t0
+        out["samples_per_s"] = rate(published, elapsed)
+        # CPU seconds of this process (all threads, librdkafka's included): what the
+        # rate would be with a core to itself on a machine shared with other work
+        out["samples_per_cpu_s"] = rate(published, time.process_time() - c0)
+        out["load_avg_1m"] = round(float(Path("/proc/loadavg").read_text().split()[0]), 2)
+        out["batches_per_s"] = rate(scrape * args.targets, elapsed)
+        out["published_samples"] = published
+        out["undelivered_records"] = pending
+        out["publish_latency_p_le_100ms"] = _share_under(pub, 0.1)
+        asyncio.run(src.stop())
+        if args.http_seconds > 0:
+            out.update(http_phase(src.job, pub, bodies[0], args.targets,
+                                  args.http_seconds))
+        pub.close()
     out["note"] = ("one process; samples_per_s excludes the HTTP fetch, http_samples_per_s "
                    "includes it; rates depend on machine load (load_avg_1m)")
     print(json.dumps(out))

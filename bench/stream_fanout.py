@@ -29,7 +29,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.api_harness import migrate_api, private_stack  # noqa: E402
+from bench.api_harness import migrate_api  # noqa: E402
+from bench.stack import private_stack  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
 from streams.kafka.clients import make_producer  # noqa: E402
 
