@@ -9,11 +9,10 @@ the request's temperature is not sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import anthropic
-import httpx2  # the SDKs' HTTP client; raised as is while a stream is read
 
 from streams.llm.base import (
     Completion,
@@ -22,9 +21,7 @@ from streams.llm.base import (
     LLMRequest,
     MalformedResponse,
     Message,
-    Provider,
     ProviderRejected,
-    ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
     StreamEvent,
@@ -32,20 +29,20 @@ from streams.llm.base import (
     ToolCall,
     ToolCallDelta,
     Usage,
-    decode_arguments,
-    retry_after_seconds,
 )
+from streams.llm.sdk import SdkProvider
 
 T = TypeVar("T")
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SdkProvider):
     """Claude models through the Messages API."""
 
     def __init__(self, model: str, api_key: str, base_url: str | None = None,
                  name: str = "anthropic") -> None:
         self.name = name
         self.model = model
+        self.sdk, self.sdk_error = anthropic, anthropic.AnthropicError
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0)
 
     def close(self) -> None:
@@ -61,15 +58,9 @@ class AnthropicProvider(Provider):
             **self._params(request), stream=True, timeout=timeout))
         state: dict[str, Any] = {"text": [], "calls": {}, "order": [], "in": 0, "out": 0,
                                  "stop": "", "model": self.model}
-        iterator = iter(events)
-        while True:
-            event = self._call(lambda: next(iterator, None))
-            if event is None:
-                break
+        for event in self._read(events):
             yield from self._protocol(lambda e=event: self._event(e, state))
-        calls = tuple(
-            ToolCall(c["id"], c["name"], decode_arguments(self.name, c["name"], c["args"]))
-            for c in (state["calls"][i] for i in state["order"]))
+        calls = self._tool_calls(state["calls"][i] for i in state["order"])
         yield Done(Completion(self.name, state["model"], "".join(state["text"]), calls,
                               Usage(state["in"], state["out"]), state["stop"]))
 
@@ -133,46 +124,16 @@ class AnthropicProvider(Provider):
                 state["out"] = event.usage.output_tokens or state["out"]
         return []
 
-    def _protocol(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` over SDK objects; missing or mistyped fields are a malformed reply."""
-        try:
-            return fn()
-        except LLMError:
-            raise
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-            raise MalformedResponse(self.name, f"reply breaks the protocol: {exc}") from exc
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run an SDK call, mapping its exceptions onto typed errors."""
-        try:
-            return fn()
-        except anthropic.APITimeoutError as exc:
-            raise ProviderTimeout(self.name, "timed out") from exc
-        except anthropic.RateLimitError as exc:
-            raise RateLimited(self.name, "rate limited (429)",
-                              retry_after_seconds(exc.response.headers)) from exc
-        except anthropic.APIStatusError as exc:
-            if exc.status_code < 400:  # an ``error`` event inside a 200 stream
-                kind = _error_type(exc.body)
-                if kind == "rate_limit_error":
-                    raise RateLimited(self.name, "rate limited (stream error event)") from exc
-                if kind in ("invalid_request_error", "authentication_error",
-                            "permission_error", "not_found_error"):
-                    raise ProviderRejected(self.name, f"stream error event: {kind}") from exc
-                raise ProviderUnavailable(self.name, f"stream error event: {kind}") from exc
-            if exc.status_code >= 500:
-                raise ProviderUnavailable(self.name, f"HTTP {exc.status_code}") from exc
-            raise ProviderRejected(self.name, f"HTTP {exc.status_code}: {exc.message}") from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderUnavailable(self.name, f"connection failed: {exc}") from exc
-        except (anthropic.APIResponseValidationError, ValueError) as exc:
-            raise MalformedResponse(self.name, f"unreadable reply: {exc}") from exc
-        except anthropic.AnthropicError as exc:
-            raise ProviderUnavailable(self.name, f"client error: {exc}") from exc
-        except httpx2.TimeoutException as exc:
-            raise ProviderTimeout(self.name, "stream went silent past the timeout") from exc
-        except httpx2.HTTPError as exc:
-            raise ProviderUnavailable(self.name, f"transport failed: {exc}") from exc
+    def _status_error(self, exc: Any) -> LLMError:
+        if exc.status_code >= 400:
+            return super()._status_error(exc)
+        kind = _error_type(exc.body)  # an ``error`` event inside a 200 stream
+        if kind == "rate_limit_error":
+            return RateLimited(self.name, "rate limited (stream error event)")
+        if kind in ("invalid_request_error", "authentication_error", "permission_error",
+                    "not_found_error"):
+            return ProviderRejected(self.name, f"stream error event: {kind}")
+        return ProviderUnavailable(self.name, f"stream error event: {kind}")
 
 
 def _error_type(body: object) -> str:

@@ -7,37 +7,30 @@ replies that break the protocol are mapped onto the typed errors of :mod:`stream
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
-import httpx2  # the SDKs' HTTP client; raised as is while a stream is read
 import openai
 
 from streams.llm.base import (
     Completion,
     Done,
-    LLMError,
     LLMRequest,
     MalformedResponse,
     Message,
-    Provider,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
     StreamEvent,
     TextDelta,
     ToolCall,
     ToolCallDelta,
     Usage,
     decode_arguments,
-    retry_after_seconds,
 )
+from streams.llm.sdk import SdkProvider
 
 T = TypeVar("T")
 
 
-class OpenAICompatProvider(Provider):
+class OpenAICompatProvider(SdkProvider):
     """A Chat Completions endpoint; ``name`` is ``vllm`` or ``openai`` in reports."""
 
     def __init__(self, name: str, model: str, api_key: str, base_url: str | None = None,
@@ -47,6 +40,7 @@ class OpenAICompatProvider(Provider):
         self.model = model
         self.json_mode = json_mode
         self.max_tokens_field = max_tokens_field
+        self.sdk, self.sdk_error = openai, openai.OpenAIError
         self._client = openai.OpenAI(api_key=api_key or "EMPTY", base_url=base_url,
                                      max_retries=0)
 
@@ -65,11 +59,7 @@ class OpenAICompatProvider(Provider):
         text: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         usage, finish, model = Usage(), "", self.model
-        iterator = iter(chunks)
-        while True:
-            chunk = self._call(lambda: next(iterator, None))
-            if chunk is None:
-                break
+        for chunk in self._read(chunks):
             events, finish_now = self._protocol(lambda c=chunk: self._chunk_events(c, calls))
             finish = finish_now or finish
             model = getattr(chunk, "model", None) or model
@@ -79,9 +69,7 @@ class OpenAICompatProvider(Provider):
                 if isinstance(event, TextDelta):
                     text.append(event.text)
                 yield event
-        tool_calls = tuple(
-            ToolCall(c["id"], c["name"], decode_arguments(self.name, c["name"], c["args"]))
-            for _, c in sorted(calls.items()))
+        tool_calls = self._tool_calls(c for _, c in sorted(calls.items()))
         yield Done(Completion(self.name, model, "".join(text), tool_calls, usage, finish))
 
     def _params(self, request: LLMRequest) -> dict[str, Any]:
@@ -135,39 +123,6 @@ class OpenAICompatProvider(Provider):
             events.append(ToolCallDelta(piece.index, piece.id or "",
                                         (fn.name if fn else "") or "", args))
         return events, choice.finish_reason or ""
-
-    def _protocol(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` over SDK objects; missing or mistyped fields are a malformed reply."""
-        try:
-            return fn()
-        except LLMError:
-            raise
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-            raise MalformedResponse(self.name, f"reply breaks the protocol: {exc}") from exc
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run an SDK call, mapping its exceptions onto typed errors."""
-        try:
-            return fn()
-        except openai.APITimeoutError as exc:
-            raise ProviderTimeout(self.name, "timed out") from exc
-        except openai.RateLimitError as exc:
-            raise RateLimited(self.name, "rate limited (429)",
-                              retry_after_seconds(exc.response.headers)) from exc
-        except openai.APIStatusError as exc:
-            if exc.status_code >= 500:
-                raise ProviderUnavailable(self.name, f"HTTP {exc.status_code}") from exc
-            raise ProviderRejected(self.name, f"HTTP {exc.status_code}: {exc.message}") from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderUnavailable(self.name, f"connection failed: {exc}") from exc
-        except (openai.APIResponseValidationError, ValueError) as exc:
-            raise MalformedResponse(self.name, f"unreadable reply: {exc}") from exc
-        except openai.OpenAIError as exc:
-            raise ProviderUnavailable(self.name, f"client error: {exc}") from exc
-        except httpx2.TimeoutException as exc:
-            raise ProviderTimeout(self.name, "stream went silent past the timeout") from exc
-        except httpx2.HTTPError as exc:
-            raise ProviderUnavailable(self.name, f"transport failed: {exc}") from exc
 
 
 def _message(message: Message) -> dict[str, Any]:
