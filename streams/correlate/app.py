@@ -4,7 +4,9 @@ Topology: two agents decode ``aiops.anomalies`` and ``aiops.alerts`` into member
 cluster on the internal ``<app id>-members`` topic (alerts arrive keyed by fingerprint, so
 they are re-keyed); one agent owns the per-cluster state (a table, changelogged) and
 publishes incident versions to ``aiops.incidents``.  A timer sends ``tick`` members for
-clusters with quiet incidents (tables are only written from a stream).  Faust creates its
+clusters with quiet incidents (tables are only written from a stream), and only while
+this worker has read its input partitions to the end: after a restart or during a burst
+the backlog may still hold activity for an incident that looks quiet.  Faust creates its
 internal topics itself through the admin API (topic auto-creation may be off).
 
 Delivery is at-least-once: replayed members are recognised by their ids, and incident ids
@@ -187,6 +189,9 @@ class Correlator:
         return ClusterIncidents.from_dict(stored)
 
     async def _tick_timer(self) -> None:
+        if await self._behind():
+            self.telemetry.ticks_deferred.inc()
+            return
         now = _now_ms()
         open_count = 0
         for key in list(self.table.keys()):
@@ -195,6 +200,25 @@ class Correlator:
             if state.due(now, self.lifecycle):
                 await self.members.send(key=bytes(key), value={"tick": now})
         self.telemetry.open_incidents.set(open_count)
+
+    async def _behind(self) -> bool:
+        """Whether an assigned input partition (anomalies, alerts, members) has records
+        this worker has not fetched yet (or an end offset it does not know yet)."""
+        consumer = self.app.consumer
+        inputs = {self.anomalies.get_topic_name(), self.alerts.get_topic_name(),
+                  self.members.get_topic_name()}
+        try:
+            for tp in consumer.assignment():
+                if tp.topic not in inputs:
+                    continue
+                end = consumer.highwater(tp)
+                position = await consumer.position(tp)
+                if end is None or position is None or position < end:
+                    return True
+        except Exception as exc:  # noqa: BLE001 - mid-rebalance: ask again next tick
+            log.debug("input positions unknown", error=str(exc)[:200])
+            return True
+        return False
 
     async def _load_graph(self) -> None:
         try:

@@ -25,6 +25,9 @@ class CorrelateTelemetry:
                                  "Services in the loaded call graph", registry=reg)
         self.graph_failures = Counter("aiops_correlate_callgraph_failures_total",
                                       "Failed call-graph reloads", registry=reg)
+        self.ticks_deferred = Counter(
+            "aiops_correlate_ticks_deferred_total",
+            "Quiet-period checks put off because the input topics had a backlog", registry=reg)
 
     def serve(self, port: int) -> None:
         """Expose /metrics on ``port`` (0: do nothing)."""

@@ -90,9 +90,9 @@ def _wait(stack, topic: str, predicate, timeout: float, proc, log: Path) -> list
         if predicate(records):
             return records
         if proc is not None and proc.poll() is not None:
-            pytest.fail(f"worker exited {proc.returncode}:\n{log.read_text()[-4000:]}")
+            pytest.fail(f"worker exited {proc.returncode}:\n{log.read_text()[-20000:]}")
         if time.monotonic() > end:
-            pytest.fail(f"timed out; {len(records)} records:\n{log.read_text()[-4000:]}")
+            pytest.fail(f"timed out; {len(records)} records:\n{log.read_text()[-20000:]}")
         time.sleep(0.5)
 
 
