@@ -22,11 +22,11 @@ from connectors.clickhouse.migrations import MIGRATIONS_DIR, migrate  # noqa: E4
 
 
 def migrate_api(url: str, database: str, tmp: Path) -> None:
-    """Apply the migrations the API reads (0001..0014)."""
+    """Apply the migrations the API reads (0001..0014; 0041: rollup builder progress)."""
     mig = tmp / "migrations"
     mig.mkdir(exist_ok=True)
     for path in MIGRATIONS_DIR.glob("*.sql"):
-        if int(path.name[:4]) <= 14:
+        if int(path.name[:4]) <= 14 or int(path.name[:4]) == 41:
             shutil.copy(path, mig / path.name)
     migrate(connect(url), database, mig)
 

@@ -10,11 +10,18 @@ Starts a private local stack (Kafka + ClickHouse, temp dir, free ports), then:
 3. **storage**: ``OPTIMIZE ... FINAL`` then compressed bytes / rows of ``metrics`` from
    ``system.parts`` (phase-1 data; columns broken down from ``system.columns``).
 
-CPU-seconds per million rows of the sink, ClickHouse and Kafka processes are reported for
-phase 1 (``cpu_s_per_million_rows``; their sum is the number of cores 1M rows/s needs,
-``cores_for_1m_rows_per_s``) and for phase 2 (``steady_cpu_s_per_million_rows``: 1 s
-batches that bring each series about once, so the rollup views write about one
-aggregate row per sample).
+The sink runs the rollup builders as ``aiops sink`` does (``--rollup-interval`` /
+``--rollup-1h-interval`` seconds, default 15 / 30: shorter than the shipped 60 / 600 s so
+each phase sees several slices, which costs more per sample). CPU-seconds
+per million rows of the sink, ClickHouse and Kafka processes are reported for phase 1
+(``cpu_s_per_million_rows``, from the first insert until the rollups caught up with the
+last one; their sum is the number of cores 1M rows/s needs, ``cores_for_1m_rows_per_s``;
+``insert_cpu_s_per_million_rows`` stops at the last insert) and for phase 2
+(``steady_cpu_s_per_million_rows``: 1 s batches that bring each series about once, again
+through the rollups catching up). ``rollup_catch_up_s``: last insert to rollups complete;
+``rollup_lag_max_s``: the largest ``aiops_sink_rollup_lag_seconds`` seen in phase 2;
+``idle_cpu_s_per_s``: ClickHouse and Kafka CPU per second while idle (5 s before phase 1),
+which the windows that wait for the rollups include.
 
 Fleet values: 30 % constant/boolean, 30 % integer counters, 20 % integer gauges (bytes),
 20 % float gauges (random walk, 3 decimals); labels as kube-state/kubelet series carry.
@@ -153,6 +160,26 @@ def wait_rows(telemetry: SinkTelemetry, want: float, timeout: float,
     raise TimeoutError(f"only {telemetry.rows_total} of {want} rows after {timeout}s")
 
 
+def wait_rollups(telemetry: SinkTelemetry, since: float, timeout: float = 300) -> float:
+    """Wait until runs of both builders started after ``since`` (wall clock) left nothing
+    unbuilt; when."""
+    deadline = time.monotonic() + timeout
+    while min((telemetry.rollup_caught_up.get(t, 0.0) for t in ("metrics_1m", "metrics_1h")),
+              ) < since:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rollups not caught up after {timeout}s")
+        time.sleep(0.05)
+    return time.time()
+
+
+def rollup_lag(telemetry: SinkTelemetry, table: str = "metrics_1m") -> float:
+    """``aiops_sink_rollup_lag_seconds{table}`` now (0 before the builder's first run)."""
+    for metric in telemetry.rollup_lag_seconds.collect():
+        return max((s.value for s in metric.samples if s.labels["table"] == table),
+                   default=0.0)
+    return 0.0
+
+
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU seconds of a process (all its threads) so far."""
     if not pid:
@@ -185,6 +212,10 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=100)
     parser.add_argument("--lag-rate", type=float, default=50_000, help="rows/s in phase 2")
     parser.add_argument("--lag-seconds", type=float, default=20.0)
+    parser.add_argument("--rollup-interval", type=float, default=15.0,
+                        help="seconds between metrics_1m builder runs (0: no builder)")
+    parser.add_argument("--rollup-1h-interval", type=float, default=30.0,
+                        help="seconds between metrics_1h builder runs (0: no builder)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="aiops-bench-sink-") as tmp:
@@ -214,13 +245,28 @@ def run(bootstrap: str, url: str, args: argparse.Namespace, pids: dict[str, int 
 
     telemetry = SinkTelemetry(keep_lags=2_000_000)
     worker = SinkWorker(bootstrap, url, DATABASE, {TOPIC: "metric_batch"}, group="bench-sink",
-                        telemetry=telemetry)
+                        telemetry=telemetry, rollup_interval_s=args.rollup_interval,
+                        rollup_1h_interval_s=args.rollup_1h_interval)
     thread = threading.Thread(target=worker.run, daemon=True)
-    cpu_before = {"sink": time.process_time(), **{k: cpu_seconds(p) for k, p in pids.items()}}
+    builds = args.rollup_interval > 0 and args.rollup_1h_interval > 0
+
+    def cpu() -> dict[str, float]:
+        return {"sink": time.process_time(), **{k: cpu_seconds(p) for k, p in pids.items()}}
+
+    def per_mrows(after: dict[str, float], before: dict[str, float], n: int) -> dict:
+        return {k: round((after[k] - before[k]) / max(n, 1) * 1e6, 2) for k in before}
+
+    idle_before, idle_t = cpu(), time.monotonic()  # background CPU of idle servers
+    time.sleep(5.0)
+    idle = {k: round((v - idle_before[k]) / (time.monotonic() - idle_t), 3)
+            for k, v in cpu().items() if k != "sink"}
+    cpu_before = cpu()
     thread.start()
     first, first_rows, done = wait_rows(telemetry, rows, timeout=600)
-    cpu_after = {"sink": time.process_time(), **{k: cpu_seconds(p) for k, p in pids.items()}}
-    cpu_per_mrows = {k: round((cpu_after[k] - cpu_before[k]) / rows * 1e6, 2) for k in cpu_before}
+    inserted_at = time.time()
+    insert_cpu = per_mrows(cpu(), cpu_before, rows)
+    caught_up_at = wait_rollups(telemetry, inserted_at) if builds else inserted_at
+    cpu_per_mrows = per_mrows(cpu(), cpu_before, rows)
     # the clock starts at the first acknowledged insert(s), so those rows are not counted
     rows_per_s = (rows - first_rows) / max(done - first, 1e-9)
     family = worker.sink.families[TOPIC]
@@ -236,13 +282,23 @@ def run(bootstrap: str, url: str, args: argparse.Namespace, pids: dict[str, int 
         target=steady_producer,
         args=(bootstrap, rounds, args.per_msg, args.lag_rate, args.lag_seconds))
     proc.start()
-    proc.join()
+    lag_max = 0.0
+    while proc.is_alive():
+        lag_max = max(lag_max, rollup_lag(telemetry))
+        proc.join(0.25)
     sent_rows = int(args.lag_rate * args.lag_seconds) // args.per_msg * args.per_msg
     try:
         wait_rows(telemetry, before + sent_rows * 0.98, timeout=120)
         time.sleep(2.0)
-        steady_after = {"sink": time.process_time(),
-                        **{k: cpu_seconds(p) for k, p in pids.items()}}
+        if builds:
+            wait_rollups(telemetry, time.time())
+        steady_after = cpu()
+        rollup_rows = {t: int(telemetry.rows.labels(t)._value.get())
+                       for t in ("metrics_1m", "metrics_1h")}
+        client = connect(url)
+        rolled = int(client.command(f"SELECT sum(count) FROM {DATABASE}.metrics_1m"))
+        raw_rows = int(client.command(
+            f"SELECT countIf(NOT isNaN(value)) FROM {DATABASE}.metrics"))
     finally:
         worker.stop()
         thread.join(60)
@@ -268,6 +324,13 @@ def run(bootstrap: str, url: str, args: argparse.Namespace, pids: dict[str, int 
         "cores_for_1m_rows_per_s": round(total_cpu, 2),
         "rows_per_cpu_s": round(1e6 / max(total_cpu, 1e-9)),
         "steady_cpu_s_per_million_rows": steady_cpu,
+        "insert_cpu_s_per_million_rows": insert_cpu,
+        "idle_cpu_s_per_s": idle,
+        "rollup_interval_s": [args.rollup_interval, args.rollup_1h_interval],
+        "rollup_catch_up_s": round(caught_up_at - inserted_at, 2),
+        "rollup_lag_max_s": round(lag_max, 2),
+        "rollup_rows_written": rollup_rows,
+        "rollup_complete": rolled == raw_rows if builds else None,
         "load_avg_1m": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
     }
 

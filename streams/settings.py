@@ -177,6 +177,17 @@ class Settings(BaseSettings):
     history_metrics_ttl_days: int = Field(default=30, description="Raw metric samples kept (days).")
     history_rollup_1m_ttl_days: int = Field(default=90, description="1-minute rollups kept (days).")
     history_rollup_1h_ttl_days: int = Field(default=400, description="1-hour rollups kept (days).")
+    history_rollup_interval_s: float = Field(
+        default=60.0, description="How often the sink owning metrics partition 0 aggregates "
+        "newly inserted samples into metrics_1m (seconds; 0: never). Readers add "
+        "the samples not aggregated yet from raw metrics, so this trades builder cost per "
+        "sample (longer: fewer, fuller aggregate rows) against raw rows read per query."
+    )
+    history_rollup_1h_interval_s: float = Field(
+        default=600.0, description="How often the same sink aggregates newly inserted samples "
+        "into metrics_1h (seconds; 0: never). Every run writes a row per active series, so "
+        "a longer interval makes hourly rows from more samples; readers add the rest from raw."
+    )
     # Scraper (aiops scrape): Prometheus/DCGM/CNF pulls and the registry heartbeat.
     scrape_config: Path | None = Field(
         default=None, description="YAML scrape config of `aiops scrape` (scrape_configs subset)."

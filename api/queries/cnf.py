@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.db import ClickHousePool
+from api.queries.rollups import source as rollup_source
 from api.queries.sql import Where
 from connectors.sources.cnf import CLOCK_STATES, DPDK_METRICS, PTP_PREFIX, SRIOV_METRICS
 
@@ -19,10 +20,11 @@ def _latest(pool: ClickHousePool, *, clusters: list[str] | None, names: list[str
     w.clusters(clusters)
     w.add("name IN {}", names, "Array(String)")
     w.time_range("timestamp", start_ms, end_ms)
+    src = rollup_source(pool, "metrics_1m", w, ["last"])  # + samples not rolled up yet
     rows = pool.dicts(
         "SELECT cluster, name, series_id, argMaxMerge(last) AS value,"
-        " toUnixTimestamp(max(timestamp)) * 1000 AS ts FROM metrics_1m"
-        f" WHERE {w.sql} GROUP BY cluster, name, series_id ORDER BY cluster, series_id"
+        f" toUnixTimestamp(max(timestamp)) * 1000 AS ts FROM {src}"
+        " GROUP BY cluster, name, series_id ORDER BY cluster, series_id"
         " LIMIT 20000", w.params)
     s = Where()
     s.clusters(clusters)

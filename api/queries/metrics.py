@@ -1,8 +1,10 @@
 """Metric series, label names/values and range queries over raw or rollup tables.
 
 Tables by step: a multiple of 1 h reads ``metrics_1h``, of 1 min ``metrics_1m``,
-anything else the raw ``metrics`` table (``resolution`` can force one). Label
-names in matchers and ``by`` are validated; every value is a bound parameter.
+anything else the raw ``metrics`` table (``resolution`` can force one); a rollup read
+takes the samples its builder has not aggregated yet from ``metrics``
+(:mod:`api.queries.rollups`). Label names in matchers and ``by`` are validated; every
+value is a bound parameter.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from api.db import ClickHousePool
 from api.errors import bad_request
+from api.queries.rollups import source as rollup_source
 from api.queries.sql import Where, label_name
 
 MATCHER_RE = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$', re.S)
@@ -218,17 +221,21 @@ def range_query(pool: ClickHousePool, *, name: str, clusters: list[str] | None,
     w.time_range("timestamp", start_ms, end_ms)
     if res == "raw":
         w.raw("NOT isNaN(value)")
+        src = table
+    else:
+        src = rollup_source(pool, table, w, ["count", "min", "max", "sum", "quantiles"]
+                            if agg == "quantile" else ["count", "min", "max", "sum"])
     group = _group_expr(w, groups, keys, ids, gidx)
     step = w.bind(step_s, "UInt32")
     bucket = f"toUnixTimestamp(toStartOfInterval(toDateTime(timestamp), toIntervalSecond({step})))"
     if agg == "sum":
         inner_v = _agg("avg", res, quantile)
         sql = (f"SELECT t, g, sum(v) AS v, sum(n) AS n FROM (SELECT {bucket} AS t, series_id, "
-               f"{group} AS g, {inner_v} AS v, count() AS n FROM {table} WHERE {w.sql} "
+               f"{group} AS g, {inner_v} AS v, count() AS n FROM {src} WHERE {w.sql} "
                "GROUP BY t, series_id, g) GROUP BY t, g ORDER BY g, t")
     else:
         sql = (f"SELECT {bucket} AS t, {group} AS g, {_agg(agg, res, quantile)} AS v, "
-               f"count() AS n FROM {table} WHERE {w.sql} GROUP BY t, g ORDER BY g, t")
+               f"count() AS n FROM {src} WHERE {w.sql} GROUP BY t, g ORDER BY g, t")
     ts, gs, vs, ns = pool.columns(sql, w.params)
     by_index = {i: key for key, i in keys.items()}
     g_arr = np.asarray(gs, dtype=np.int64)
@@ -250,7 +257,7 @@ def range_query(pool: ClickHousePool, *, name: str, clusters: list[str] | None,
             rows[by_index[g][at]] = rows.get(by_index[g][at], 0) + n
         result["rows_by_cluster"] = rows
     else:
-        coverage = pool.rows(f"SELECT cluster, count() FROM {table} WHERE {w.sql} "
+        coverage = pool.rows(f"SELECT cluster, count() FROM {src} WHERE {w.sql} "
                              "GROUP BY cluster", w.params)
         result["rows_by_cluster"] = {c: int(n) for c, n in coverage}
     return result

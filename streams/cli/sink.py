@@ -59,6 +59,8 @@ def run(
         group=settings.sink_group, max_rows=settings.sink_batch_rows,
         max_age_s=settings.sink_batch_max_age_s, telemetry=telemetry, dlq_topic=dlq_topic,
         edges_interval_s=settings.sink_edges_interval_s,
+        rollup_interval_s=settings.history_rollup_interval_s,
+        rollup_1h_interval_s=settings.history_rollup_1h_interval_s,
         consumer_overrides=(
             {"group.instance.id": settings.sink_instance_id} if settings.sink_instance_id else {}),
         ttl_days={"metrics": settings.history_metrics_ttl_days,

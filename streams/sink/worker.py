@@ -12,7 +12,10 @@ After a crash the new owner of a partition reads the intent and rebuilds exactly
 that batch, so its token matches and ClickHouse drops the duplicate (docs/history.md).
 ClickHouse down: consumption pauses, writes retry with backoff, nothing is dropped.
 The sink that owns partition 0 of the (first) span topic also runs the service edge
-builder every ``edges_interval_s`` (:mod:`connectors.sinks.service_edges`).
+builder every ``edges_interval_s`` (:mod:`connectors.sinks.service_edges`), the one that
+owns partition 0 of the (first) metric topic the rollup builders every
+``rollup_interval_s`` (``metrics_1m``) and ``rollup_1h_interval_s``
+(:mod:`connectors.sinks.metric_rollups`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from connectors.clickhouse.migrations import MigrationError
 from connectors.sinks.base import Batch, Intent, Record
 from connectors.sinks.clickhouse import ClickHouseSink
+from connectors.sinks.metric_rollups import MetricRollupBuilder
 from connectors.sinks.service_edges import ServiceEdgeBuilder
 from connectors.sinks.tables import family_for
 from schemas.codec import Codec
@@ -37,6 +41,7 @@ from schemas.errors import CodecError
 from streams.kafka.clients import make_consumer, make_producer
 from streams.logs_setup import get_logger
 from streams.ops_server import set_ready
+from streams.sink.builders import PeriodicBuilder
 from streams.sink.telemetry import SinkTelemetry
 
 log = get_logger(__name__)
@@ -65,6 +70,8 @@ class SinkWorker:
         consumer_overrides: Mapping[str, Any] | None = None,
         insert_threads: int = 4,
         edges_interval_s: float = 5.0,
+        rollup_interval_s: float = 60.0,
+        rollup_1h_interval_s: float = 600.0,
     ) -> None:
         self.topics = dict(topics)
         self.dlq_topic = dlq_topic
@@ -85,13 +92,31 @@ class SinkWorker:
         self.backoff_s = 0.5
         self.retry_at = 0.0
         self.assigned: set[tuple[str, int]] = set()
-        span_topics = sorted(t for t, schema in self.topics.items() if schema == "span_batch")
-        self.edges_leader = (span_topics[0], 0) if span_topics else None
-        self.edges = (ServiceEdgeBuilder(lambda: self.sink.client, database,
-                                         inserted=self.telemetry.inserted)
-                      if span_topics and edges_interval_s > 0 else None)
-        self.edges_interval_s = edges_interval_s
-        self.edges_at = 0.0
+        self.builders = self._builders(database, edges_interval_s, {
+            "metrics_1m": rollup_interval_s, "metrics_1h": rollup_1h_interval_s})
+
+    def _builders(self, database: str, edges_interval_s: float,
+                  rollup_intervals: Mapping[str, float]) -> list[PeriodicBuilder]:
+        """Edge and rollup builders, each led by partition 0 of its (first) topic."""
+        def first(schema: str) -> str | None:
+            return min((t for t, s in self.topics.items() if s == schema), default=None)
+
+        client, inserted = (lambda: self.sink.client), self.telemetry.inserted
+        builders = []
+        spans, metrics = first("span_batch"), first("metric_batch")
+        if spans and edges_interval_s > 0:
+            builders.append(PeriodicBuilder(
+                "service_edges", ServiceEdgeBuilder(client, database, inserted=inserted),
+                (spans, 0), edges_interval_s))
+        for table, interval_s in rollup_intervals.items():
+            if metrics and interval_s > 0:
+                rollup = MetricRollupBuilder(client, database, table,
+                                             inserted=self.telemetry.built)
+                builders.append(PeriodicBuilder(
+                    table, rollup, (metrics, 0), interval_s, background=True,
+                    after=lambda started, r=rollup: self.telemetry.rollup_progress(
+                        r.table, started, *r.position())))
+        return builders
 
     # -- rebalance -----------------------------------------------------------
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -111,6 +136,10 @@ class SinkWorker:
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("partitions revoked", partitions=[f"{p.topic}/{p.partition}" for p in partitions])
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        for builder in self.builders:  # another sink may lead next: let no slice overlap
+            if builder.leader in revoked:
+                builder.halt()
         # Pending batches are dropped, not flushed: the next owner replays them from the
         # committed offset and intent, and the tokens make that replay exact.
         self.sink.drop((tp.topic, tp.partition) for tp in partitions)
@@ -259,23 +288,11 @@ class SinkWorker:
         self.consumer.resume(self.consumer.assignment())
         log.info("writes succeed again; consumption resumed")
 
-    # -- service edges -------------------------------------------------------
-    def build_edges(self, force: bool = False) -> None:
-        """Join new spans into ``service_edges`` when this sink leads and it is time.
-
-        Runs in the consume thread, so a revoke (which stops the leadership) never
-        interleaves with a slice; failures are retried at the next interval.
-        """
-        if self.edges is None or self.edges_leader not in self.assigned or self.paused:
-            return
-        now = time.monotonic()
-        if not force and now < self.edges_at:
-            return
-        self.edges_at = now + self.edges_interval_s
-        try:
-            self.edges.catch_up(max_slices=100 if force else 5)
-        except Exception as exc:  # noqa: BLE001 - the next interval retries the slice
-            log.warning("service edges not built", error=str(exc)[:300])
+    # -- service edges, metric rollups ----------------------------------------
+    def build(self, force: bool = False) -> None:
+        """Run the builders this sink leads that are due (``force``: all, now)."""
+        for builder in self.builders:
+            builder.maybe_run(self.assigned, self.paused, force=force)
 
     # -- lifecycle -----------------------------------------------------------
     def setup(self, timeout_s: float = 120.0) -> None:
@@ -312,10 +329,12 @@ class SinkWorker:
                         self.flush_ready(wait=False)
                         check_at = time.monotonic() + FLUSH_CHECK_S
                 self.flush_ready(wait=False)
-                self.build_edges()
+                self.build()
             if self._drain(shutdown_timeout_s):
-                self.build_edges(force=True)
+                self.build(force=True)
         finally:
+            for builder in self.builders:
+                builder.halt()
             self.consumer.close()
             self.producer.flush(10)
             self.pool.shutdown(wait=True)

@@ -26,6 +26,7 @@ from api.registry import Registry
 from api.services import Services
 from connectors.clickhouse.client import connect
 from connectors.clickhouse.migrations import MIGRATIONS_DIR, migrate
+from connectors.sinks.metric_rollups import build_rollups
 from streams.settings import Settings
 from tests.api import data
 from tests.api.server import serve
@@ -69,11 +70,13 @@ def make_services(stack, settings: Settings, topics: dict[str, str]) -> Services
             topics["alerts"]: ("alert", "ALERT")}))
 
 
-API_MIGRATIONS = {20}  # beyond 0001..0014: the notifier's log and routing (0020)
+# beyond 0001..0014: the notifier's log and routing (0020), the rollup builder's (0041)
+API_MIGRATIONS = {20, 41}
 
 
 def api_migrations(tmp: Path) -> Path:
-    """The migrations the API reads (0001..0014: history tables and the API's own; 0020)."""
+    """The migrations the API reads (0001..0014: history tables and the API's own; 0020,
+    0041)."""
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
         if int(path.name[:4]) <= 14 or int(path.name[:4]) in API_MIGRATIONS:
             shutil.copy(path, tmp / path.name)
@@ -105,6 +108,7 @@ def served_api(stack, tmp: Path, prefix: str, tokens: dict[str, tuple[str, Role,
     migrate(admin_client, db, api_migrations(tmp))
     db_client = connect(stack.clickhouse_url, db)
     ids = data.load(db_client)
+    build_rollups(lambda: db_client, db)  # as the sink's builders would
     if seed is not None:
         seed(db_client)
     topics = {k: f"{prefix}.{k}.{uid}" for k in ("clusters", "anomalies", "incidents", "alerts")}

@@ -9,6 +9,7 @@ import pytest
 from connectors.clickhouse.client import connect
 from connectors.sinks.base import Record
 from connectors.sinks.clickhouse import ClickHouseSink
+from connectors.sinks.metric_rollups import build_rollups
 from connectors.sinks.retention import apply_ttls, current_ttl_days
 from connectors.sinks.service_edges import ServiceEdgeBuilder
 from connectors.sinks.tables import FAMILIES, family_for
@@ -77,6 +78,7 @@ def test_a_replayed_batch_is_dropped_by_its_token_including_rollups(
         sink = make_sink(stack, database, ["metric_batch"])
         add(sink, "metric_batch", payloads, first=40)
         sink.flush(sink.ready(everything=True))
+        build_rollups(lambda: client, database)  # as the sink's builders do
         got = {t: count(client, database, t) for t in tables}
         if attempt == 0:
             first = got
@@ -106,6 +108,7 @@ def test_rollups_hold_min_max_avg_quantiles(stack: RunningStack, unique: str) ->
                                                      value=float(i))) for i in range(10)]
     add(sink, "metric_batch", payloads)
     sink.flush(sink.ready(everything=True))
+    build_rollups(lambda: sink.client, database)
     row = connect(stack.clickhouse_url).query(
         f"SELECT min(min), max(max), avgMerge(avg), quantilesTDigestMerge(0.5, 0.9, 0.99)"
         f"(quantiles)[1], argMaxMerge(last), sum(count) FROM `{database}`.metrics_1m"

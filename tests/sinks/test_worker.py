@@ -44,14 +44,21 @@ def rows(url: str, database: str, table: str = "metrics") -> int:
         return -1
 
 
+def rolled_up(client, database: str) -> tuple[int, ...]:
+    return tuple(int(client.command(f"SELECT sum(count) FROM `{database}`.`{table}`"))
+                 for table in ("metrics_1m", "metrics_1h"))
+
+
 def assert_exact(url: str, database: str, expected: int) -> None:
+    """Raw rows exact; the rollups (built by the sink every 0.5 s or at shutdown) too."""
     client = connect(url)
     total, distinct = client.query(
         f"SELECT count(), uniqExact(series_id, timestamp) FROM `{database}`.metrics"
     ).result_rows[0]
     assert (total, distinct) == (expected, expected)
-    rolled = client.command(f"SELECT sum(count) FROM `{database}`.metrics_1m")
-    assert int(rolled) == expected
+    wait_for(lambda: rolled_up(client, database) >= (expected, expected), 60, "rollups")
+    time.sleep(1.0)  # a slice counted twice would show up now
+    assert rolled_up(client, database) == (expected, expected)
 
 
 def dlq_offsets(bootstrap: str, topic: str, expected: int) -> list[int]:
@@ -76,7 +83,8 @@ def test_records_and_dead_letters_reach_their_tables(stack: RunningStack, unique
     load.run()
     worker = SinkWorker(stack.bootstrap, stack.clickhouse_url, database,
                         {topic: "metric_batch", dlq: "dead_letter"}, group=f"g-{unique}",
-                        max_rows=500, max_age_s=0.2, dlq_topic=dlq)
+                        max_rows=500, max_age_s=0.2, dlq_topic=dlq, rollup_interval_s=0.5,
+                        rollup_1h_interval_s=0.5)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
@@ -94,6 +102,15 @@ def test_records_and_dead_letters_reach_their_tables(stack: RunningStack, unique
     assert worker.telemetry.rows.labels("metrics")._value.get() == load.rows
     assert worker.telemetry.rows.labels("series")._value.get() == load.rows  # one per series
     assert worker.telemetry.dead_letters.labels(topic, "DECODE")._value.get() == 3
+    # the rollup builder ran in this (only) sink and reported its position
+    telemetry = worker.telemetry
+    exposed = {(s.name, s.labels.get("table")): s.value
+               for m in telemetry.registry.collect() for s in m.samples}
+    for table in ("metrics_1m", "metrics_1h"):
+        assert exposed[("aiops_sink_rollup_lag_blocks", table)] == 0
+        assert exposed[("aiops_sink_rollup_built_block", table)] >= 1
+        assert exposed[("aiops_sink_rows_inserted_total", table)] > 0
+        assert 0 <= exposed[("aiops_sink_rollup_lag_seconds", table)] < 120
 
 
 def sink_process(stack: RunningStack, topic: str, dlq: str, database: str, group: str,
@@ -102,7 +119,9 @@ def sink_process(stack: RunningStack, topic: str, dlq: str, database: str, group
            "AIOPS_CLICKHOUSE_URL": stack.clickhouse_url, "AIOPS_CLICKHOUSE_DATABASE": database,
            "AIOPS_SINK_GROUP": group, "AIOPS_SINK_BATCH_ROWS": "2000",
            "AIOPS_SINK_BATCH_MAX_AGE_S": "0.3", "AIOPS_LOG_FORMAT": "json",
-           "AIOPS_SINK_INSTANCE_ID": f"{group}-0"}
+           "AIOPS_SINK_INSTANCE_ID": f"{group}-0",
+           # kills land amid rollup slices too
+           "AIOPS_HISTORY_ROLLUP_INTERVAL_S": "0.5", "AIOPS_HISTORY_ROLLUP_1H_INTERVAL_S": "0.7"}
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "sink", "--topic", f"{topic}=metric_batch",
@@ -163,7 +182,8 @@ def test_clickhouse_down_under_load_pauses_then_resumes_without_loss(
     own.up(timeout=120)
     url = own.clickhouse_url()
     worker = SinkWorker(stack.bootstrap, url, database, {topic: "metric_batch"},
-                        group=f"gd-{unique}", max_rows=2000, max_age_s=0.3, dlq_topic=dlq)
+                        group=f"gd-{unique}", max_rows=2000, max_age_s=0.3, dlq_topic=dlq,
+                        rollup_interval_s=0.5, rollup_1h_interval_s=0.5)
     thread = threading.Thread(target=worker.run)
     load = MetricLoad(stack.bootstrap, topic, messages=1200, samples=50, rate=150)
     try:
