@@ -2,8 +2,10 @@
 
 Entity convention (shared with the simulator and the RCA): SERVICE ``namespace/service``,
 POD ``namespace/pod``, DEPLOYMENT ``namespace/deployment`` (kube-state rollout series),
-NODE ``node``, GPU ``node/uuid``, PTP_CLOCK ``node/iface``, CLUSTER ``name``.  The most
-specific entity the labels name wins.
+NODE ``node``, GPU ``node/uuid``, PTP_CLOCK ``node/iface``, CLUSTER ``name``, and EDGE
+``namespace/caller->namespace/callee`` for a call edge (labels ``caller`` and ``callee``,
+with ``caller_namespace`` and ``namespace``; its anomalies also get ``source`` and
+``target`` labels, the qualified endpoints).  The most specific entity the labels name wins.
 
 >>> entity_of("c1", {"namespace": "shop", "pod": "cart-1", "node": "n1"})
 ('POD', 'shop/cart-1')
@@ -15,6 +17,9 @@ specific entity the labels name wins.
 ('PTP_CLOCK', 'n1/ens5f0')
 >>> entity_of("c1", {"namespace": "shop", "pod": "cart-1", "interface": "eth0", "node": "n1"})
 ('POD', 'shop/cart-1')
+>>> entity_of("c1", {"caller": "front", "callee": "cart", "caller_namespace": "web",
+...                  "namespace": "shop", "service": "cart"})
+('EDGE', 'web/front->shop/cart')
 >>> anomaly_id("ewma", "c1", 42, 1000) == anomaly_id("ewma", "c1", 42, 1000)
 True
 """
@@ -40,6 +45,10 @@ def _first(labels: Mapping[str, str], keys: tuple[str, ...]) -> str | None:
     return None
 
 
+def _qualified(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if namespace and "/" not in name else name
+
+
 def entity_of(cluster: str, labels: Mapping[str, str]) -> tuple[str, str]:
     """(entity_type, entity) for a label set."""
     node = _first(labels, NODE_KEYS)
@@ -50,6 +59,10 @@ def entity_of(cluster: str, labels: Mapping[str, str]) -> tuple[str, str]:
     if iface and node:
         return "PTP_CLOCK", f"{node}/{iface}"
     ns = labels.get("namespace")
+    caller, callee = labels.get("caller"), labels.get("callee")
+    if caller and callee:
+        cns = labels.get("caller_namespace") or ns or ""
+        return "EDGE", f"{_qualified(cns, caller)}->{_qualified(ns or '', callee)}"
     if ns and labels.get("pod"):
         return "POD", f"{ns}/{labels['pod']}"
     if ns and labels.get("deployment"):
@@ -85,6 +98,10 @@ def build(*, cluster: str, name: str, labels: Mapping[str, str], series_id: int,
     etype, ent = entity or entity_of(cluster, labels)
     out_labels = {str(k): str(v) for k, v in labels.items()}
     out_labels.setdefault("cluster", cluster)
+    if etype == "EDGE" and "->" in ent:  # the endpoints, as the correlator and RCA read them
+        source, target = ent.split("->", 1)
+        out_labels.setdefault("source", source)
+        out_labels.setdefault("target", target)
     key: int | str = series_id if series_id else f"{etype}:{ent}:{name}"
     return {
         "anomaly_id": anomaly_id(detector, cluster, key, start_ts),

@@ -1,7 +1,15 @@
 """Per-entity multivariate River models: one HalfSpaceTrees per GPU, service or PTP port.
 
 HalfSpaceTrees needs features in known ranges; each family gives fixed ``limits``
-(utilisation 0-100 %, temperature 0-110 C ...), so no scaler has to learn them.  Each
+(utilisation 0-100 %, temperature 0-110 C ...), so no scaler has to learn them.  River
+picks each split's feature with a weight proportional to the width of its limits, so
+features of very different widths (requests/s up to 5000 beside an error ratio up to 1)
+leave the narrow ones almost never split on: the model is then blind to them.  A family
+may therefore give ``scales``: each named feature is mapped onto [0, 1] (``linear``;
+``log`` for rates and durations spanning decades, whose usual values would otherwise sit in
+a corner of the range; ``proportion``, the variance-stabilising arcsine-root of a
+binomial ratio, so a few percent of errors is a visible move) and every feature weighs the
+same.  Each
 event is scored before it is learnt; an entity alerts once its model has seen ``warmup``
 events, the score reaches ``threshold`` and it is out of its ``cooldown_ms``.  At most
 ``max_entities`` models are kept (the least recently seen is dropped first).
@@ -30,6 +38,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -49,10 +58,29 @@ GPU_LIMITS: dict[str, tuple[float, float]] = {
     "mem_clock_mhz": (0.0, 4000.0), "fb_used_mib": (0.0, 200_000.0),
 }
 SERVICE_LIMITS: dict[str, tuple[float, float]] = {
-    "requests_per_second": (0.0, 5000.0), "error_ratio": (0.0, 1.0),
-    "duration_p50_seconds": (0.0, 5.0), "duration_p95_seconds": (0.0, 10.0),
-    "duration_p99_seconds": (0.0, 20.0),
+    "requests_per_second": (0.01, 5000.0), "error_ratio": (0.0, 1.0),
+    "duration_p50_seconds": (1e-4, 5.0), "duration_p95_seconds": (1e-4, 10.0),
+    "duration_p99_seconds": (1e-4, 20.0),
 }
+SERVICE_SCALES: dict[str, str] = {
+    "requests_per_second": "log", "error_ratio": "proportion", "duration_p50_seconds": "log",
+    "duration_p95_seconds": "log", "duration_p99_seconds": "log",
+}
+SCALES = ("linear", "log", "proportion")
+
+
+def scaled(value: float, limits: tuple[float, float], scale: str) -> float:
+    """``value`` mapped onto [0, 1] within ``limits`` (clipped), by ``scale``.
+
+    >>> round(scaled(0.1, (1e-4, 10.0), "log"), 6), round(scaled(0.25, (0, 1), "proportion"), 6)
+    (0.6, 0.333333)
+    """
+    lo, hi = limits
+    v = min(max(value, lo), hi)
+    if scale == "log":
+        return (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+    u = (v - lo) / (hi - lo)
+    return math.asin(math.sqrt(u)) * 2.0 / math.pi if scale == "proportion" else u
 
 
 @dataclass
@@ -79,8 +107,16 @@ class EntityModels:
     def __init__(self, limits: dict[str, tuple[float, float]], *, threshold: float = 0.75,
                  warmup: int = 100, cooldown_ms: int = 300_000, n_trees: int = 10,
                  height: int = 8, window_size: int = 50, seed: int = 7,
-                 max_entities: int = 20_000) -> None:
+                 max_entities: int = 20_000, scales: dict[str, str] | None = None) -> None:
         self.limits = limits
+        self.scales = dict(scales or {})
+        bad = {k: v for k, v in self.scales.items() if v not in SCALES or k not in limits
+               or (v == "log" and limits[k][0] <= 0)}
+        if bad:
+            raise ValueError(f"bad scales {bad}: known {SCALES}, on limited features, "
+                             "log needs a positive lower limit")
+        # The model's own limits: [0, 1] for scaled features.
+        self.model_limits = {k: (0.0, 1.0) if k in self.scales else v for k, v in limits.items()}
         self.threshold = float(threshold)
         self.warmup = int(warmup)
         self.cooldown_ms = int(cooldown_ms)
@@ -92,13 +128,16 @@ class EntityModels:
         self.entities: dict[str, _Entity] = {}
 
     def _new_model(self) -> Any:
-        return anomaly.HalfSpaceTrees(limits=dict(self.limits), **self.kw)
+        return anomaly.HalfSpaceTrees(limits=dict(self.model_limits), **self.kw)
 
     def observe(self, key: str, features: dict[str, float | None], ts: int
                 ) -> tuple[float, bool]:
         """Score then learn one event; (score, alert) for ``key``."""
         x = {k: float(v) for k, v in features.items() if k in self.limits and v is not None
              and v == v}
+        for k, scale in self.scales.items():
+            if k in x:
+                x[k] = scaled(x[k], self.limits[k], scale)
         if not x:
             return 0.0, False
         ent = self.entities.pop(key, None)  # re-inserted last: dict order is recency
@@ -166,7 +205,7 @@ class EntityModels:
         if "masses" in rec:
             # The first event only shapes the trees (its features, in sorted order); every
             # mass it adds is overwritten below.
-            model.learn_one({f: self.limits[f][0] for f in feats})
+            model.learn_one({f: self.model_limits[f][0] for f in feats})
             nodes = _nodes(model)
             masses = np.frombuffer(base64.b64decode(rec["masses"]), dtype=np.uint16)
             if _fingerprint(nodes) != rec["fingerprint"] or masses.size != 2 * len(nodes):

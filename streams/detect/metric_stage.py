@@ -36,6 +36,12 @@ CUMULATIVE = 1  # kind bit: the series is a counter (or histogram/summary _sum/_
 RULE_BITS = 0x3  # kind >> 1: the CNF rule code
 BUCKET = 0x80  # kind bit: a histogram bucket (quantiles are derived from its rate)
 PTP = 0x08  # kind bit: a PTP port reading (feeds the per-port model)
+RATIO = 0x10  # kind bit: a bounded ratio (name ends in ``_ratio``: values in [0, 1])
+#: The smallest value range the detector assumes for a ratio series: a series flat at one
+#: value (a clean service's error ratio at 0) then needs a move of ``z_on * resolution *
+#: RATIO_RANGE`` (6 points at MEDIUM) to be novel, not any move at all, and scores in
+#: proportion to the move (z 10, HIGH at MEDIUM, from 25 points) instead of saturating.
+RATIO_RANGE = 0.5
 
 
 @dataclass
@@ -78,12 +84,13 @@ def decode_each(codec: Codec, payloads: list[bytes], out: BatchResult
 
 
 def kind_of(name: str, mtype: int, labels: dict[str, str] | None = None) -> int:
-    """Kind byte of a new series: cumulative flag | rule code << 1 | PTP | bucket flag."""
+    """Kind byte of a new series: cumulative flag | rule code << 1 | PTP | ratio | bucket."""
     cumulative = mtype in (COUNTER, HISTOGRAM) or (
         mtype == SUMMARY and name.endswith(("_count", "_sum")))
     bucket = mtype == HISTOGRAM and labels is not None and is_bucket(name, labels)
+    ratio = not cumulative and name.endswith("_ratio")
     return (int(cumulative) | (rule_code(name) << 1) | (BUCKET if bucket else 0)
-            | (PTP if name in PTP_FEATURES else 0))
+            | (PTP if name in PTP_FEATURES else 0) | (RATIO if ratio else 0))
 
 
 class _Message:
@@ -282,7 +289,9 @@ class MetricStage:
                        out)
         bins = self.config.seasonal_bins
         phase = (t // (DAY_MS // bins)) % bins if bins else None
-        res = self.detector.update(s, x, phase)
+        ratio = (kind & RATIO).astype(bool)
+        floor = np.where(ratio, RATIO_RANGE, 0.0) if ratio.any() else None
+        res = self.detector.update(s, x, phase, floor)
         expected, sigma = self.baseline.update(s, x)
         fire = self.gate.step(s, res.z, t)
         if not fire.any():

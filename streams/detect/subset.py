@@ -53,13 +53,14 @@ class SubsetDetector:
         self.initial = {k: v[0].copy() for k, v in template.items()}
         self.store = {k: np.repeat(v, self.capacity, axis=0) for k, v in template.items()}
 
-    def update(self, slots: np.ndarray, values: np.ndarray,
-               phase: np.ndarray | None = None) -> SubsetResult:
-        """One sample for each of the distinct ``slots``; return z and state before/after."""
+    def update(self, slots: np.ndarray, values: np.ndarray, phase: np.ndarray | None = None,
+               range_floor: np.ndarray | None = None) -> SubsetResult:
+        """One sample for each of the distinct ``slots``; return z and state before/after
+        (``range_floor``: the rows' smallest value range, see ``StreamingDetector``)."""
         det = self.cls(len(slots), **self.config)
         before = {k: arr[slots] for k, arr in self.store.items()}
         det.load_state_dict({**self.shared, **before})
-        z = det.update_z(values, phase)
+        z = det.update_z(values, phase, range_floor)
         after = det.state_dict()
         for k, arr in after.items():
             if k in self.shared:

@@ -8,6 +8,20 @@ Spans are bucketed into tumbling windows by start time.  Per window:
 * edges (caller service -> callee service) from entry spans whose parent span belongs to
   another service: ``aiops_edge_calls_per_second``, ``aiops_edge_error_ratio`` and
   ``aiops_edge_duration_p95_seconds`` with ``caller``/``callee`` (and namespace) labels.
+  The call is measured as its caller sees it (network delay and lost calls show in the
+  caller's span, not in the callee's): a CLIENT/PRODUCER span that names its peer service
+  (:mod:`streams.detect.span_peer`) is an edge by itself, on the caller's partition (spans
+  are keyed by ``cluster/service``, so the callee's spans are usually elsewhere); else an
+  entry span whose parent span is known here is one, with the parent's duration and status
+  when the parent is the caller's CLIENT/PRODUCER span (a call fails if either span does).
+
+The error ratios are count-aware: the Wilson score lower bound (:func:`error_ratio`) of
+errors / requests, the ratio the window's spans show with 97.5 % confidence.  A window of a
+few spans says little: one error in 5 requests gives 0.036 (not 0.2), one in 1 gives 0.21,
+while 12 in 40 give 0.18; with many requests the bound tends to the plain ratio.  A
+normally clean service's ratio then moves only as far as the evidence carries it (the
+metric stage also gives ``*_ratio`` series a scale floor, see
+:data:`streams.detect.metric_stage.RATIO_RANGE`).
 
 A window closes once spans ``lateness_ms`` past its end have been seen; its figures are
 published as MetricBatch records (source ``traces``) on ``aiops.metrics``, so they reach
@@ -29,6 +43,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -38,12 +53,32 @@ import numpy as np
 from schemas.batches import metric_batch
 from schemas.codec import Codec
 from streams.detect import anomalies
-from streams.detect.entity_models import SERVICE_LIMITS, EntityModels
+from streams.detect.entity_models import SERVICE_LIMITS, SERVICE_SCALES, EntityModels
 from streams.detect.metric_stage import BatchResult, decode_each
+from streams.detect.span_peer import peer_of
 
 ENTRY_KINDS = frozenset({"SERVER", "CONSUMER"})
-SERVICE_MODEL = {"warmup": 30}
+CALL_KINDS = frozenset({"CLIENT", "PRODUCER"})  # the caller's side of a call
+SERVICE_MODEL = {"warmup": 30, "scales": SERVICE_SCALES}
 NS_KEYS = ("k8s.namespace.name", "service.namespace", "namespace")
+
+
+#: Normal quantile of the error-ratio bound (one-sided 97.5 %).
+ERROR_BOUND_Z = 1.96
+
+
+def error_ratio(errors: int, requests: int, z: float = ERROR_BOUND_Z) -> float:
+    """Wilson score lower bound of ``errors / requests`` (0 with no errors or requests).
+
+    >>> round(error_ratio(1, 5), 3), round(error_ratio(12, 40), 3), error_ratio(0, 9)
+    (0.036, 0.181, 0.0)
+    """
+    if errors <= 0 or requests <= 0:
+        return 0.0
+    n, p, z2 = float(requests), errors / requests, z * z
+    centre = p + z2 / (2.0 * n)
+    margin = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    return max(0.0, (centre - margin) / (1.0 + z2 / n))
 
 
 class RedAggregator:
@@ -54,10 +89,15 @@ class RedAggregator:
         self.window_ms = int(window_ms)
         self.lateness_ms = int(lateness_ms)
         self.span_memory = int(span_memory)
-        self.spans: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        # span id -> (namespace, service); a caller's span without a peer name adds its
+        # (duration s, error), one with a peer name (counted as a call already) (None, None)
+        self.spans: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
         # (cluster, window) -> key -> [durations_s..., errors]
         self.red: dict[tuple[str, int], dict[tuple[str, str, str], list[Any]]] = {}
         self.children: dict[tuple[str, int], list[tuple[str, str, str, float, bool]]] = {}
+        # (cluster, window) -> calls seen by their caller: (caller ns, caller, ns, callee,
+        # duration s, error)
+        self.calls: dict[tuple[str, int], list[tuple[str, str, str, str, float, bool]]] = {}
         self.watermark_ms = 0
         # (cluster, namespace, service, window end, RED features) of closed windows
         self.service_features: list[tuple[str, str, str, int, dict[str, float]]] = []
@@ -69,15 +109,26 @@ class RedAggregator:
             res = rec["resources"][i] if rec.get("resources") else {}
             ns = next((res[k] for k in NS_KEYS if res.get(k)), "")
             service = rec["services"][i]
-            self.spans[span_id] = (ns, service)
-            start_ms = rec["start_ns"][i] // 1_000_000
-            self.watermark_ms = max(self.watermark_ms, start_ms)
-            parent = rec["parent_span_ids"][i]
-            if rec["kinds"][i] not in ENTRY_KINDS and parent:
-                continue
-            w = start_ms // self.window_ms
+            kind = rec["kinds"][i]
             dur = rec["duration_ns"][i] / 1e9
             err = rec["status_codes"][i] == "ERROR"
+            start_ms = rec["start_ns"][i] // 1_000_000
+            self.watermark_ms = max(self.watermark_ms, start_ms)
+            w = start_ms // self.window_ms
+            if kind in CALL_KINDS:
+                attrs = rec["attributes"][i] if rec.get("attributes") else None
+                peer = peer_of(attrs, ns)
+                if peer is not None and peer != (ns, service):
+                    self.calls.setdefault((cluster, w), []).append(
+                        (ns, service, peer[0], peer[1], dur, err))
+                    self.spans[span_id] = (ns, service, None, None)
+                else:
+                    self.spans[span_id] = (ns, service, dur, err)
+            else:
+                self.spans[span_id] = (ns, service)
+            parent = rec["parent_span_ids"][i]
+            if kind not in ENTRY_KINDS and parent:
+                continue
             acc = self.red.setdefault((cluster, w), {}).setdefault(
                 (ns, service, rec["operations"][i]), [[], 0])
             acc[0].append(dur)
@@ -90,16 +141,17 @@ class RedAggregator:
     def close(self, force: bool = False) -> list[dict[str, Any]]:
         """MetricBatch records of every window that is complete (all when ``force``)."""
         out = []
-        for key in sorted(self.red, key=lambda k: k[1]):
+        for key in sorted(self.red.keys() | self.calls.keys(), key=lambda k: (k[1], k[0])):
             cluster, w = key
             end = (w + 1) * self.window_ms
             if not force and end + self.lateness_ms > self.watermark_ms:
                 continue
-            out.append(self._batch(cluster, end, self.red.pop(key),
-                                   self.children.pop(key, [])))
+            out.append(self._batch(cluster, end, self.red.pop(key, {}),
+                                   self.children.pop(key, []), self.calls.pop(key, [])))
         return out
 
-    def _batch(self, cluster: str, end_ms: int, red: dict, children: list) -> dict[str, Any]:
+    def _batch(self, cluster: str, end_ms: int, red: dict, children: list,
+               calls: list) -> dict[str, Any]:
         names: list[str] = []
         labels: list[dict[str, str]] = []
         values: list[float] = []
@@ -108,7 +160,8 @@ class RedAggregator:
             lb = {"namespace": ns, "service": service, "operation": op}
             q = np.quantile(np.asarray(durs), [0.5, 0.95, 0.99])
             for name, v in (("requests_per_second", len(durs) / secs),
-                            ("error_ratio", errs / len(durs)), ("duration_p50_seconds", q[0]),
+                            ("error_ratio", error_ratio(errs, len(durs))),
+                            ("duration_p50_seconds", q[0]),
                             ("duration_p95_seconds", q[1]), ("duration_p99_seconds", q[2])):
                 names.append(f"aiops_red_{name}")
                 labels.append(lb)
@@ -121,14 +174,23 @@ class RedAggregator:
         for (ns, service), (durs, errs) in sorted(pooled.items()):
             q = np.quantile(np.asarray(durs), [0.5, 0.95, 0.99])
             self.service_features.append((cluster, ns, service, end_ms, {
-                "requests_per_second": len(durs) / secs, "error_ratio": errs / len(durs),
+                "requests_per_second": len(durs) / secs,
+                "error_ratio": error_ratio(errs, len(durs)),
                 "duration_p50_seconds": float(q[0]), "duration_p95_seconds": float(q[1]),
                 "duration_p99_seconds": float(q[2])}))
         edges: dict[tuple[str, str, str, str], list[Any]] = {}
+        for cns, caller_svc, ns, callee, dur, err in calls:
+            e = edges.setdefault((cns, caller_svc, ns, callee), [[], 0])
+            e[0].append(dur)
+            e[1] += err
         for parent, ns, service, dur, err in children:
             caller = self.spans.get(parent)
-            if caller is None or caller == (ns, service):
+            if caller is None or caller[:2] == (ns, service):
                 continue
+            if len(caller) == 4:  # the caller's CLIENT/PRODUCER span: the call as it saw it
+                if caller[2] is None:
+                    continue  # counted from the caller's side (it names its peer)
+                dur, err = caller[2], err or caller[3]
             e = edges.setdefault((caller[0], caller[1], ns, service), [[], 0])
             e[0].append(dur)
             e[1] += err
@@ -136,7 +198,7 @@ class RedAggregator:
             lb = {"caller": caller, "callee": callee, "caller_namespace": cns, "namespace": ns,
                   "service": callee}
             for name, v in (("calls_per_second", len(durs) / secs),
-                            ("error_ratio", errs / len(durs)),
+                            ("error_ratio", error_ratio(errs, len(durs))),
                             ("duration_p95_seconds", float(np.quantile(durs, 0.95)))):
                 names.append(f"aiops_edge_{name}")
                 labels.append(lb)
@@ -187,6 +249,7 @@ class TraceStage:
             "red": [[c, w, [[list(k), v] for k, v in acc.items()]]
                     for (c, w), acc in self.red.red.items()],
             "children": [[c, w, v] for (c, w), v in self.red.children.items()],
+            "calls": [[c, w, v] for (c, w), v in self.red.calls.items()],
             "models": base64.b64encode(self.models.to_bytes()).decode(),
         }).encode()
 
@@ -198,6 +261,7 @@ class TraceStage:
         stage.red.spans = OrderedDict((k, tuple(v)) for k, v in d["spans"])
         stage.red.red = {(c, w): {tuple(k): v for k, v in acc} for c, w, acc in d["red"]}
         stage.red.children = {(c, w): [tuple(x) for x in v] for c, w, v in d["children"]}
+        stage.red.calls = {(c, w): [tuple(x) for x in v] for c, w, v in d.get("calls", [])}
         if "models" in d:  # checkpoints before the models were kept have none
             stage.models = EntityModels.from_bytes(base64.b64decode(d["models"]),
                                                    SERVICE_LIMITS, **SERVICE_MODEL)

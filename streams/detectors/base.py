@@ -49,6 +49,11 @@ class StreamingDetector(ABC):
 
     state_fields: ClassVar[tuple[str, ...]] = ()
     config_fields: ClassVar[tuple[str, ...]] = ("n_series", "sensitivity", "warmup")
+    #: Per-call input, not state: the smallest value range each series is taken to span
+    #: (value units, 0 for none), e.g. a fraction of the domain of a bounded ratio.  Set by
+    #: :meth:`update_z` for the duration of one step; detectors whose evidence is relative
+    #: to a learnt range (novelty) honour it, the others ignore it.
+    range_floor: np.ndarray | None = None
 
     def __init__(self, n_series: int, *, sensitivity: Sensitivity | str = Sensitivity.MEDIUM,
                  warmup: int = 30) -> None:
@@ -65,22 +70,29 @@ class StreamingDetector(ABC):
     def _step(self, x: np.ndarray, ok: np.ndarray, phase: np.ndarray | None) -> np.ndarray:
         """Return raw z (>= 0) for every series; update state only where ``ok``."""
 
-    def update(self, values: np.ndarray, phase: np.ndarray | None = None) -> np.ndarray:
+    def update(self, values: np.ndarray, phase: np.ndarray | None = None,
+               range_floor: np.ndarray | None = None) -> np.ndarray:
         """Consume one sample per series; return anomaly scores in ``[0, 1]``.
 
         ``phase`` is an optional per-series integer (e.g. hour of day) used by seasonal
-        detectors.  Scores are 0 for missing samples and during warm-up.
+        detectors; ``range_floor`` optional per-series smallest range (see
+        :attr:`range_floor`).  Scores are 0 for missing samples and during warm-up.
         """
-        return z_to_score(self.update_z(values, phase), self.sensitivity.z)
+        return z_to_score(self.update_z(values, phase, range_floor), self.sensitivity.z)
 
-    def update_z(self, values: np.ndarray, phase: np.ndarray | None = None) -> np.ndarray:
+    def update_z(self, values: np.ndarray, phase: np.ndarray | None = None,
+                 range_floor: np.ndarray | None = None) -> np.ndarray:
         """Like :meth:`update` but return the raw z (0 when missing or warming up)."""
         x = np.asarray(values, dtype=np.float64)
         if x.shape != (self.n_series,):
             raise ValueError(f"expected shape ({self.n_series},), got {x.shape}")
         ok = np.isfinite(x)
         warm = ok & (self.n_seen >= self.warmup)
-        z = self._step(x, ok, phase)
+        self.range_floor = None if range_floor is None else np.asarray(range_floor, np.float64)
+        try:
+            z = self._step(x, ok, phase)
+        finally:
+            self.range_floor = None
         self.n_seen += ok.astype(np.uint32)
         return np.where(warm, z, 0.0)
 

@@ -60,9 +60,14 @@ class MetricDetector(StreamingDetector):
         z = np.zeros(self.n_series)
         for part in self.parts.values():
             # The parts see exactly the samples this detector sees: they share its counter
-            # (which it advances after this step) instead of keeping their own.
+            # (which it advances after this step) instead of keeping their own; and this
+            # step's range floor.
             part.n_seen = self.n_seen
-            np.maximum(z, np.where(ok, part._step(x, ok, phase), 0.0), out=z)
+            part.range_floor = self.range_floor
+            try:
+                np.maximum(z, np.where(ok, part._step(x, ok, phase), 0.0), out=z)
+            finally:
+                part.range_floor = None
         warm = ok & (self.n_seen >= self.warmup)
         z = np.where(warm, z, 0.0).astype(np.float32)
         return suppress_repeats(z, self.peak, self.age, self.hold, ok).astype(np.float64)

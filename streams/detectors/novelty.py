@@ -8,6 +8,11 @@ evidence is its distance to the nearest codebook value divided by the cell size
 lately.  A sample further than one cell from every slot is stored in place of the oldest
 stored value.
 
+A per-call ``range_floor`` (value units, see
+:attr:`~streams.detectors.base.StreamingDetector.range_floor`) widens a narrower range, so
+that a series flat at one value (a clean service's error ratio at 0) is not infinitely
+surprised by a small move: the cell is at least ``resolution * range_floor``.
+
 With ``smooth > 0`` the detector watches an exponentially smoothed copy of the series
 instead (weight ``smooth`` on the new sample), which turns slow moves of the local mean
 into novel values even when every raw sample stays inside the usual spread.
@@ -216,6 +221,8 @@ class NoveltyDetector(StreamingDetector):
             top[rows] = np.maximum(self.hi[rows], u[rows])
             bottom[rows] = np.minimum(self.lo[rows], u[rows])
             width[rows] = self.hi[rows] - self.lo[rows]
+        if self.range_floor is not None:  # the range is at least the floor (value units)
+            np.maximum(width, self.range_floor / self.scale, out=width, casting="unsafe")
         width *= np.float32(self.resolution * QUANTA)  # the cell, in codes
         q = u * np.float32(QUANTA)
         if not every:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.codec import Codec
 from streams.detect.logs import LogStage
-from streams.detect.traces import RedAggregator, TraceStage
+from streams.detect.traces import RedAggregator, TraceStage, error_ratio
 
 S = 1_000_000_000
 
@@ -48,12 +48,14 @@ def test_red_and_edges_per_window() -> None:
            for n, lb, v in zip(batch["names"], batch["labels"], batch["values"], strict=True)}
     assert got[("aiops_red_requests_per_second", "cart", None)] == 20.0
     assert got[("aiops_red_requests_per_second", "front", None)] == 20.0
-    assert got[("aiops_red_error_ratio", "cart", None)] == 0.25
+    # 50 failures in 200 requests: the count-aware bound, a little under the plain 0.25
+    assert got[("aiops_red_error_ratio", "cart", None)] == error_ratio(50, 200)
+    assert 0.19 < error_ratio(50, 200) < 0.25
     assert got[("aiops_red_error_ratio", "front", None)] == 0.0
     assert 0.0105 <= got[("aiops_red_duration_p50_seconds", "cart", None)] <= 0.0145
     assert got[("aiops_red_duration_p99_seconds", "cart", None)] >= 0.018
     assert got[("aiops_edge_calls_per_second", "cart", "front")] == 20.0
-    assert got[("aiops_edge_error_ratio", "cart", "front")] == 0.25
+    assert got[("aiops_edge_error_ratio", "cart", "front")] == error_ratio(50, 200)
     assert batch["source"] == "traces" and batch["timestamps"][0] == 10_000
     Codec("metric_batch").encode(batch)  # a valid MetricBatch for aiops.metrics
 
