@@ -28,7 +28,7 @@ class GpuStage:
             out.samples += len(rec["samples"])
             out.anomalies += self._models(rec)
             for breach, gpu in self.rules.check_batch(rec["node"], rec["samples"],
-                                                      rec["scrape_ts"]):
+                                                      rec["scrape_ts"], rec["cluster"]):
                 labels = {k: str(v) for k, v in gpu.items() if v is not None}
                 labels["node"] = labels.get("node") or rec["node"]
                 out.anomalies.append(anomalies.build(

@@ -39,7 +39,7 @@ class GpuState:
 
 
 class GpuRules:
-    """Rule state per GPU uuid and the GPUs each node reported last."""
+    """Rule state per GPU uuid and the GPUs each node (``cluster/node``) reported last."""
 
     def __init__(self, throttle_ratio: float = 0.1) -> None:
         self.throttle_ratio = float(throttle_ratio)
@@ -96,19 +96,22 @@ class GpuRules:
         return out
 
     def check_batch(self, node: str, samples: list[dict[str, Any]],
-                    scrape_ts: int | None = None) -> list[tuple[Breach, dict[str, Any]]]:
-        """Rules for one node scrape; (breach, gpu attributes) pairs."""
+                    scrape_ts: int | None = None, cluster: str = ""
+                    ) -> list[tuple[Breach, dict[str, Any]]]:
+        """Rules for one node scrape; (breach, gpu attributes) pairs.  Node names repeat
+        across clusters (``worker-0`` everywhere), so a node is known by its cluster too."""
+        key = f"{cluster}/{node}" if cluster else node
         out = [(b, self.gpus[s["uuid"]].sample) for s in samples for b in self.check(s)]
         seen = {s["uuid"] for s in samples}
         ts = scrape_ts if scrape_ts is not None else max((int(s["ts"]) for s in samples),
                                                          default=0)
-        for uuid in sorted(self.nodes.get(node, set()) - seen):
+        for uuid in sorted(self.nodes.get(key, set()) - seen):
             g = self.gpus.setdefault(uuid, GpuState())
             for b in self._fire(g, "missing", True, Breach(
                     f"GPU {uuid} missing from the scrape of {node} (fallen off the bus?)",
                     "rule:gpu_missing", "CRITICAL", ts, 0.0)):
                 out.append((b, g.sample or {"node": node, "uuid": uuid}))
         if seen:
-            self.nodes[node] = seen | {u for u in self.nodes.get(node, set())
+            self.nodes[key] = seen | {u for u in self.nodes.get(key, set())
                                        if "missing" in self.gpus[u].active}
         return out

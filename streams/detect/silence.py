@@ -45,6 +45,7 @@ class SilenceStage:
         self.active: set[str] = set()
         self.codec = Codec("cluster_record")
         self.max_ts = 0
+        self._next_check = 0
 
     def heartbeat(self, cluster: str, ts: int) -> None:
         """A heartbeat (or any record) of ``cluster`` at event time ``ts``."""
@@ -55,9 +56,17 @@ class SilenceStage:
 
     def process(self, payloads: list[bytes], keys: list[bytes | None] | None = None
                 ) -> BatchResult:
-        """Heartbeats of one poll; an empty payload with a key is a tombstone."""
+        """Heartbeats of one poll; an empty payload with a key is a tombstone.
+
+        The partition's own clock is checked as it advances through the batch (every
+        ``silence_ms / 8`` of event time): a poll that holds a silence and its end (a
+        backlog read in one go) still reports it."""
         out = BatchResult()
+        step = max(self.silence_ms // 8, 1)
         for i, payload in enumerate(payloads):
+            if self.max_ts >= self._next_check:
+                out.anomalies += self.tick(self.max_ts)
+                self._next_check = self.max_ts + step
             if not payload:
                 key = keys[i] if keys else None
                 if key:
@@ -71,6 +80,11 @@ class SilenceStage:
                 continue
             self.heartbeat(rec["name"], int(rec.get("last_seen") or 0))
         return out
+
+    def due(self, now_ms: int) -> bool:
+        """Whether :meth:`tick` at ``now_ms`` would report a cluster."""
+        return any(self.silence_ms < now_ms - seen <= self.forget_ms and c not in self.active
+                   for c, seen in self.last_seen.items())
 
     def tick(self, now_ms: int) -> list[dict[str, Any]]:
         """Reports for clusters that fell silent by event time ``now_ms``."""

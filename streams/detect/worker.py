@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from schemas.codec import Codec
 from streams.detect.checkpoint import CheckpointStore
@@ -81,6 +81,7 @@ class DetectWorker:
         self.produce_errors: list[str] = []
         self.last_checkpoint = time.monotonic()
         self.callback_error: Exception | None = None
+        self._end_checked: dict[tuple[str, int], tuple[float, bool]] = {}
 
     # -- rebalance -----------------------------------------------------------------
     def _new_stage(self, topic: str) -> Any:
@@ -224,15 +225,43 @@ class DetectWorker:
 
     def _silence(self) -> None:
         """Report silent clusters against the newest heartbeat of any cluster this worker
-        owns (event time: a backlog on another topic cannot fake a silence)."""
+        owns (event time: a backlog on another topic cannot fake a silence).
+
+        Nor can a backlog on another partition of the registry topic: a partition that
+        is not read to its end is judged by its own newest heartbeat (its records are in
+        production order), since the other partitions' newest may be ahead of heartbeats
+        it holds but has not delivered yet.  The end is checked with the broker, and only
+        when a report is due."""
         silence = {k: s for k, s in self.stages.items() if isinstance(s, SilenceStage)}
         if not silence:
             return
-        now = max(s.max_ts for s in silence.values())
+        newest = max(s.max_ts for s in silence.values())
         for key, stage in silence.items():
+            now = newest
+            if stage.max_ts < newest and stage.due(newest) and not self._read_to_end(key):
+                now = stage.max_ts
             found = stage.tick(now)
             if found:
                 self._emit(BatchResult(anomalies=found), [], key)
+
+    def _read_to_end(self, key: tuple[str, int]) -> bool:
+        """Whether partition ``key`` has been processed up to its high watermark (asked
+        of the broker at most once a second per partition; False when it cannot say)."""
+        now = time.monotonic()
+        checked = self._end_checked.get(key)
+        if checked is not None and now - checked[0] < 1.0:
+            return checked[1]
+        done = False
+        if self.consumer is not None:
+            try:
+                _low, high = self.consumer.get_watermark_offsets(TopicPartition(*key),
+                                                                 timeout=2.0, cached=False)
+                done = self.next_offset.get(key, 0) >= high
+            except KafkaException as exc:
+                log.warning("watermark query failed", partition=f"{key[0]}/{key[1]}",
+                            error=str(exc))
+        self._end_checked[key] = (now, done)
+        return done
 
     def _emit(self, res: BatchResult, msgs: list[Message], key: tuple[str, int]) -> None:
         for a in res.anomalies:

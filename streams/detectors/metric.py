@@ -30,11 +30,11 @@ class MetricDetector(StreamingDetector):
 
     state_fields = ("peak", "age")
     config_fields = (*StreamingDetector.config_fields, "hold", "capacity", "resolution",
-                     "range_decay", "smooth", "seasonal_bins")
+                     "range_decay", "smooth", "seasonal_bins", "relative_range")
 
     def __init__(self, n_series: int, *, hold: int = 50, capacity: int = 24,
                  resolution: float = 0.05, range_decay: float = 1e-4, smooth: float = 0.02,
-                 seasonal_bins: int = 0,
+                 seasonal_bins: int = 0, relative_range: float = 0.25,
                  sensitivity: Sensitivity | str = Sensitivity.MEDIUM, warmup: int = 100) -> None:
         super().__init__(n_series, sensitivity=sensitivity, warmup=warmup)
         if not 0 <= hold < 65535:
@@ -45,8 +45,10 @@ class MetricDetector(StreamingDetector):
         self.range_decay = float(range_decay)
         self.smooth = float(smooth)
         self.seasonal_bins = int(seasonal_bins)
+        self.relative_range = float(relative_range)
         kw = {"sensitivity": self.sensitivity, "warmup": 0, "capacity": capacity,
-              "resolution": resolution, "range_decay": range_decay}
+              "resolution": resolution, "range_decay": range_decay,
+              "relative_range": self.relative_range}
         self.parts: dict[str, StreamingDetector] = {"novelty": NoveltyDetector(n_series, **kw)}
         if self.smooth:
             self.parts["smoothed"] = NoveltyDetector(n_series, smooth=self.smooth, **kw)

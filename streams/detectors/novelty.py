@@ -8,10 +8,20 @@ evidence is its distance to the nearest codebook value divided by the cell size
 lately.  A sample further than one cell from every slot is stored in place of the oldest
 stored value.
 
+The range is taken to be at least ``relative_range`` (default 0.25) times the series'
+level (``|anchor|``, the centre of its frame before the sample): a series flat at one
+value, or quantised to a few (a histogram quantile at a bucket bound, a call rate of a few
+calls per window), is not infinitely surprised by its next step, where a zero range gave
+the ``Z_CAP`` of 1e6 to any move, however small.  A move by a fraction ``f`` of the level
+scores ``f / (resolution * relative_range)`` cells: z 8 for +10 %, 80 for a doubling or a
+drop to 0, 720 for 10x.  A series flat at 0 has no level; its first move is scaled by the
+frame it moves into (centred halfway), z 160 whatever its size: a change of state.  A
+series whose range is wider than the floor is unaffected.
+
 A per-call ``range_floor`` (value units, see
-:attr:`~streams.detectors.base.StreamingDetector.range_floor`) widens a narrower range, so
-that a series flat at one value (a clean service's error ratio at 0) is not infinitely
-surprised by a small move: the cell is at least ``resolution * range_floor``.
+:attr:`~streams.detectors.base.StreamingDetector.range_floor`) does the same for series
+whose level says nothing about their scale (a clean service's error ratio flat at 0): the
+cell is at least ``resolution * range_floor``.
 
 With ``smooth > 0`` the detector watches an exponentially smoothed copy of the series
 instead (weight ``smooth`` on the new sample), which turns slow moves of the local mean
@@ -63,11 +73,11 @@ class NoveltyDetector(StreamingDetector):
 
     state_fields = ("codes", "slot", "anchor", "scale", "lo", "hi", "smoothed")
     config_fields = (*StreamingDetector.config_fields, "capacity", "resolution", "range_decay",
-                     "smooth")
+                     "smooth", "relative_range")
     _f32: ClassVar[tuple[str, ...]] = ("anchor", "scale", "lo", "hi")
 
     def __init__(self, n_series: int, *, capacity: int = 24, resolution: float = 0.05,
-                 range_decay: float = 1e-4, smooth: float = 0.0,
+                 range_decay: float = 1e-4, smooth: float = 0.0, relative_range: float = 0.25,
                  sensitivity: Sensitivity | str = Sensitivity.MEDIUM, warmup: int = 100) -> None:
         super().__init__(n_series, sensitivity=sensitivity, warmup=warmup)
         if not 1 <= capacity <= 256:
@@ -76,10 +86,13 @@ class NoveltyDetector(StreamingDetector):
             raise ValueError("resolution must be in (0, 1)")
         if not 0.0 <= smooth < 1.0:
             raise ValueError("smooth must be in [0, 1)")
+        if not relative_range >= 0.0:
+            raise ValueError("relative_range must be >= 0")
         self.capacity = int(capacity)
         self.resolution = float(resolution)
         self.range_decay = float(range_decay)
         self.smooth = float(smooth)
+        self.relative_range = float(relative_range)
         # Stored slot-major (capacity, n_series): the nearest-slot search then runs over
         # contiguous rows, ~10x faster than a reduction along a short last axis.
         self._codes = np.zeros((self.capacity, self.n_series), dtype=np.int16)
@@ -215,13 +228,26 @@ class NoveltyDetector(StreamingDetector):
             (span < FRAME_MIN_WIDTH) & (span > 0))
         if not every:
             move &= ok
+        # The level the range floor scales with: the frame's centre before this sample.
+        level = np.abs(self.anchor) if self.relative_range else None
         if move.any():
             rows = np.flatnonzero(move)
             u[rows] = self._rebase(rows, top[rows], bottom[rows], u[rows])
             top[rows] = np.maximum(self.hi[rows], u[rows])
             bottom[rows] = np.minimum(self.lo[rows], u[rows])
             width[rows] = self.hi[rows] - self.lo[rows]
-        if self.range_floor is not None:  # the range is at least the floor (value units)
+            if level is not None:  # a series flat at 0 has no level but the new value's
+                flat0 = rows[level[rows] == 0]
+                level[flat0] = np.abs(self.anchor[flat0])
+        # The range is at least a fraction of the level and the per-call floor (value units).
+        if level is not None:
+            floor = level
+            floor *= np.float32(self.relative_range)
+            if self.range_floor is not None:
+                np.maximum(floor, self.range_floor, out=floor, casting="unsafe")
+            floor /= self.scale
+            np.maximum(width, floor, out=width)
+        elif self.range_floor is not None:
             np.maximum(width, self.range_floor / self.scale, out=width, casting="unsafe")
         width *= np.float32(self.resolution * QUANTA)  # the cell, in codes
         q = u * np.float32(QUANTA)

@@ -7,6 +7,7 @@ import dataclasses
 import time
 
 import pytest
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.codec import Codec
@@ -67,3 +68,54 @@ def test_silent_cluster_reported_once_across_a_hand_over(stack, unique) -> None:
     assert [(a["entity_type"], a["entity"], a["name"], a["detector"], a["severity"])
             for a in found] == [("CLUSTER", "dark", NAME, DETECTOR, "CRITICAL")]
     assert found[0]["start_ts"] == 9 * STEP  # its last heartbeat
+
+
+def test_a_partition_read_behind_another_fakes_no_silence(stack, unique) -> None:
+    """Regression: the worker's clock is the newest heartbeat of all its registry
+    partitions, so a partition fetched behind the others made its clusters look silent
+    (every lagging e2e run reported a few).  A partition not read to its end is judged by
+    its own clock; read to its end, by the newest (a real silence is still reported)."""
+    names = _topics(stack.bootstrap, unique, partitions=1)
+    names["clusters"] = topic = f"t.clusters.{unique}"
+    admin = AdminClient({"bootstrap.servers": stack.bootstrap})
+    for f in admin.create_topics([NewTopic(topic, 2, 1, config={
+            "cleanup.policy": "compact"})]).values():
+        f.result(30)
+    config = dataclasses.replace(_config(stack.bootstrap, names, f"skew-{unique}"),
+                                 clusters_topic=topic, cluster_silence_ms=60_000)
+    p = make_producer(stack.bootstrap)
+
+    def beat(part: int, name: str, steps: range) -> None:
+        for k in steps:
+            p.produce(topic, key=name.encode(), value=_record(name, k * STEP), partition=part)
+        assert p.flush(30) == 0
+
+    beat(0, "ahead", range(3))
+    beat(1, "behind", range(3))
+    worker = DetectWorker(config)
+    consumer = worker.start_manual()
+    worker.on_assign(consumer, [TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)])
+
+    def serve(seconds: float = 4.0) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            worker.step(consumer)
+
+    serve()
+    # Both keep beating for 300 s more, but partition 1 is not delivered (paused): its
+    # newest delivered heartbeat is 270 s behind partition 0's.
+    consumer.pause([TopicPartition(topic, 1)])
+    beat(1, "behind", range(3, 23))
+    beat(0, "ahead", range(3, 23))
+    serve()
+    assert worker.stages[(topic, 0)].max_ts == 22 * STEP
+    assert worker.stages[(topic, 1)].max_ts == 2 * STEP
+    consumer.resume([TopicPartition(topic, 1)])
+    serve()
+    assert worker.stages[(topic, 1)].max_ts == 22 * STEP
+    # Now 'behind' really stops: read to its end, its partition is judged by the newest.
+    beat(0, "ahead", range(23, 33))
+    serve()
+    worker.run(max_seconds=0)
+    found = _drain(stack.bootstrap, names["anomalies"], "anomaly", 1, timeout=20)
+    assert [(a["entity"], a["start_ts"]) for a in found] == [("behind", 22 * STEP)]

@@ -41,3 +41,28 @@ def test_rule_state_survives_the_checkpoint() -> None:
     assert back.process([_batch(15_000, rnd, xid_last=79.0)]).anomalies == []  # same episode
     assert [a["detector"] for a in back.process([_batch(30_000, rnd, xid_last=48.0)]).anomalies
             ] == ["rule:gpu_xid"]
+
+
+def _scrape(cluster: str, ts: int, uuids: list[str]) -> bytes:
+    samples = [{"ts": ts, "node": "gpu-1", "gpu": i, "uuid": u, "model": "A100", "extra": {},
+                "gpu_util": 60.0, "xid_last": 0.0} for i, u in enumerate(uuids)]
+    return CODEC.encode({"batch_id": f"{cluster}{ts}", "cluster": cluster, "source": "t",
+                         "node": "gpu-1", "scrape_ts": ts, "samples": samples})
+
+
+def test_same_node_name_in_two_clusters_is_two_nodes() -> None:
+    """Regression: nodes were known by name alone, so every scrape of ``gpu-1`` in one
+    cluster reported the GPUs of ``gpu-1`` in another as fallen off the bus."""
+    st = GpuStage()
+    found = []
+    for k in range(5):
+        found += st.process([_scrape("c1", k * 15_000, ["GPU-a", "GPU-b"]),
+                             _scrape("c2", k * 15_000, ["GPU-x", "GPU-y"])]).anomalies
+    assert [a for a in found if a["detector"] == "rule:gpu_missing"] == []
+    gone = st.process([_scrape("c2", 5 * 15_000, ["GPU-x"])]).anomalies
+    assert [(a["cluster"], a["entity"]) for a in gone if a["detector"] == "rule:gpu_missing"
+            ] == [("c2", "gpu-1/GPU-y")]
+    # The node's GPUs survive the checkpoint with their cluster.
+    back = GpuStage.from_bytes(st.to_bytes())
+    again = back.process([_scrape("c1", 6 * 15_000, ["GPU-a", "GPU-b"])]).anomalies
+    assert [a for a in again if a["detector"] == "rule:gpu_missing"] == []
