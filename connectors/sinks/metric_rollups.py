@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from connectors.sinks.service_edges import run_slices
 from streams.logs_setup import get_logger
 
 log = get_logger(__name__)
@@ -186,13 +187,7 @@ class MetricRollupBuilder:
 
     def catch_up(self, max_slices: int = 100) -> int:
         """Run slices until nothing is due (at most ``max_slices``); rollup rows written."""
-        total = 0
-        for _ in range(max_slices):
-            rows = self.run()
-            if rows is None:
-                break
-            total += rows
-        return total
+        return run_slices(self.run, max_slices)
 
 
 def build_rollups(client: Callable[[], Client], database: str, max_slices: int = 100,

@@ -69,6 +69,18 @@ EDGE_SCHEMA = pa.schema([
 ])
 
 
+def run_slices(run: Callable[[], int | None], max_slices: int) -> int:
+    """Call ``run`` (one slice: rows written, None when none was due) until nothing is
+    due, at most ``max_slices`` times; total rows written."""
+    total = 0
+    for _ in range(max_slices):
+        rows = run()
+        if rows is None:
+            break
+        total += rows
+    return total
+
+
 @dataclass(frozen=True, slots=True)
 class Slice:
     """Blocks ``(lo, hi]`` of ``span_links``; ``done`` once its edges are written."""
@@ -160,10 +172,4 @@ class ServiceEdgeBuilder:
 
     def catch_up(self, max_slices: int = 100) -> int:
         """Run slices until nothing is due (at most ``max_slices``); edge rows written."""
-        total = 0
-        for _ in range(max_slices):
-            rows = self.run()
-            if rows is None:
-                break
-            total += rows
-        return total
+        return run_slices(self.run, max_slices)

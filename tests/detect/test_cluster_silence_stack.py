@@ -10,24 +10,14 @@ import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from schemas.codec import Codec
 from streams.detect.silence import DETECTOR, NAME
 from streams.detect.worker import DetectWorker
 from streams.kafka.clients import make_producer
+from tests.detect.test_silence_batch import _record
 from tests.detect.test_worker_stack import _config, _drain, _topics
 
 pytestmark = pytest.mark.stack
 STEP = 15_000
-
-
-def _record(name: str, ts: int) -> bytes:
-    return Codec("cluster_record").encode({
-        "cluster_id": name, "name": name, "type": "SPOKE", "platform": "OPENSHIFT",
-        "version": "4.16", "region": "eu", "environment": "prod", "labels": {},
-        "endpoints": {}, "capabilities": {"gpu_count": 0, "gpu_models": [], "has_ptp": False,
-                                          "has_sriov": False, "has_dpdk": False},
-        "status": "ONLINE", "health_score": 1.0,
-        "last_seen": ts, "record_version": ts})
 
 
 def _serve(worker: DetectWorker, seconds: float = 8.0) -> None:
