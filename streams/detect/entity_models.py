@@ -57,6 +57,10 @@ GPU_LIMITS: dict[str, tuple[float, float]] = {
     "memory_temp_c": (0.0, 110.0), "power_w": (0.0, 1000.0), "sm_clock_mhz": (0.0, 2500.0),
     "mem_clock_mhz": (0.0, 4000.0), "fb_used_mib": (0.0, 200_000.0),
 }
+# Every GPU feature on [0, 1]: fb_used_mib's 200,000-wide range would otherwise take
+# nearly every split, leaving the model blind to a temperature, clock or utilisation alone.
+# (Linear, not log, for memory too: a used-memory doubling is then still a visible move.)
+GPU_SCALES: dict[str, str] = dict.fromkeys(GPU_LIMITS, "linear")
 SERVICE_LIMITS: dict[str, tuple[float, float]] = {
     "requests_per_second": (0.01, 5000.0), "error_ratio": (0.0, 1.0),
     "duration_p50_seconds": (1e-4, 5.0), "duration_p95_seconds": (1e-4, 10.0),
@@ -130,14 +134,24 @@ class EntityModels:
     def _new_model(self) -> Any:
         return anomaly.HalfSpaceTrees(limits=dict(self.model_limits), **self.kw)
 
-    def observe(self, key: str, features: dict[str, float | None], ts: int
-                ) -> tuple[float, bool]:
-        """Score then learn one event; (score, alert) for ``key``."""
+    def _inputs(self, features: dict[str, float | None]) -> dict[str, float]:
+        """The model's inputs: known, present features, scaled where asked."""
         x = {k: float(v) for k, v in features.items() if k in self.limits and v is not None
              and v == v}
         for k, scale in self.scales.items():
             if k in x:
                 x[k] = scaled(x[k], self.limits[k], scale)
+        return x
+
+    def score(self, key: str, features: dict[str, float | None]) -> float:
+        """``key``'s score of an event, without learning it (0 for an unknown key)."""
+        ent, x = self.entities.get(key), self._inputs(features)
+        return float(ent.model.score_one(x)) if ent is not None and x else 0.0
+
+    def observe(self, key: str, features: dict[str, float | None], ts: int
+                ) -> tuple[float, bool]:
+        """Score then learn one event; (score, alert) for ``key``."""
+        x = self._inputs(features)
         if not x:
             return 0.0, False
         ent = self.entities.pop(key, None)  # re-inserted last: dict order is recency

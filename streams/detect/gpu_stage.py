@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas.codec import Codec
 from streams.detect import anomalies
-from streams.detect.entity_models import GPU_LIMITS, EntityModels
+from streams.detect.entity_models import GPU_LIMITS, GPU_SCALES, EntityModels
 from streams.detect.metric_stage import BatchResult, decode_each
 from streams.detect.rules_gpu import GpuRules, GpuState
 
@@ -20,7 +20,7 @@ class GpuStage:
 
     def __init__(self, throttle_ratio: float = 0.1) -> None:
         self.rules = GpuRules(throttle_ratio)
-        self.models = EntityModels(GPU_LIMITS)
+        self.models = EntityModels(GPU_LIMITS, scales=GPU_SCALES)
 
     def process(self, payloads: list[bytes]) -> BatchResult:
         out = BatchResult()
@@ -83,5 +83,6 @@ class GpuStage:
                                        set(g["active"]), g["sample"])
         stage.rules.nodes = {n: set(v) for n, v in data["nodes"].items()}
         if "models" in data:  # checkpoints before the models were kept have none
-            stage.models = EntityModels.from_bytes(base64.b64decode(data["models"]), GPU_LIMITS)
+            stage.models = EntityModels.from_bytes(base64.b64decode(data["models"]), GPU_LIMITS,
+                                                  scales=GPU_SCALES)
         return stage

@@ -66,3 +66,27 @@ def test_same_node_name_in_two_clusters_is_two_nodes() -> None:
     back = GpuStage.from_bytes(st.to_bytes())
     again = back.process([_scrape("c1", 6 * 15_000, ["GPU-a", "GPU-b"])]).anomalies
     assert [a for a in again if a["detector"] == "rule:gpu_missing"] == []
+
+
+def test_every_gpu_feature_weighs_the_same() -> None:
+    """Regression: fb_used_mib's 0-200,000 range took nearly every split of the raw-limit
+    trees, so a GPU whose utilisation alone collapsed scored like a normal scrape."""
+    rnd = random.Random(5)
+    st = GpuStage()
+    normal = []
+    for k in range(300):
+        feats = {"gpu_util": rnd.gauss(60, 2), "mem_copy_util": rnd.gauss(20, 1),
+                 "gpu_temp_c": rnd.gauss(55, 1), "memory_temp_c": rnd.gauss(60, 1),
+                 "power_w": rnd.gauss(250, 5), "sm_clock_mhz": 1410.0,
+                 "mem_clock_mhz": 1593.0, "fb_used_mib": rnd.gauss(30_000, 500)}
+        score, _ = st.models.observe("n1/GPU-a", feats, k * 15_000)
+        normal.append(score)
+
+    def score(**move: float) -> float:
+        return st.models.score("n1/GPU-a", {**feats, **move})
+
+    assert max(normal[100:]) < 0.3
+    assert score(gpu_util=10.0) > 0.6
+    assert score(gpu_temp_c=95.0) > 0.35 and score(power_w=600.0) > 0.35
+    # memory moves still count, but no longer alone
+    assert 0.1 < score(fb_used_mib=79_000.0) < 0.5
