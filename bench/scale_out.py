@@ -19,20 +19,31 @@ Figures (two processes over one):
 * ``machine_parallelism``: the same comparison for a pure-Python CPU loop (one process vs
   two, same total work, best of three interleaved runs), just before the workers: what
   this machine gives two processes right now (2.0 on two idle cores, ~1 when others keep
-  both cores busy).  ``speedup_vs_machine`` divides ``speedup`` by it.
+  both cores busy); the unlimited speedup cannot exceed it.
+
+Each worker process runs in its own CPU cgroup held to ``--cpu-per-worker`` cores (0.5 by
+default), the way a Kubernetes CPU limit holds each ``aiops detect`` pod: one worker gets
+0.5 cores, two workers get 0.5 each, and the broker keeps the rest of this two-core box.
+That is the question scale-out asks (does a second pod with its own CPU add its full
+share?); with no limit the broker and both workers share two cores and the wall-clock
+figure measures the box instead (``unlimited_speedup``, run too unless
+``--skip-unlimited``).  ``--cpu-per-worker 0`` runs unlimited only.  The cgroup needs root
+(cgroup v1 ``cpu`` or v2 ``cpu.max``).
 
 Last line: JSON.  Usage: ``python bench/scale_out.py [--series 200000] [--targets 200]
-[--rounds 8]``.
+[--rounds 8] [--cpu-per-worker 0.5]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -82,13 +93,70 @@ def _steady(trace: list[list[float]], rounds: int) -> tuple[float, float, float]
     return start[0], trace[-1][0], total - start[1]
 
 
+PERIOD_US = 100_000
+WORKER_CPUS: set[int] = set()  # --worker-cpus (empty: any)
+
+
+@contextlib.contextmanager
+def cpu_cgroup(name: str, cores: float) -> Iterator[Callable[[], None]]:
+    """A CPU cgroup limited to ``cores``; yields a ``preexec_fn`` that moves the new
+    process into it.  Removed again on exit (its processes must have ended)."""
+    quota = int(cores * PERIOD_US)
+    v1 = Path("/sys/fs/cgroup/cpu")
+    if (v1 / "cpu.cfs_quota_us").exists():
+        path = v1 / name
+        path.mkdir(exist_ok=True)
+        (path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+        (path / "cpu.cfs_quota_us").write_text(str(quota))
+    else:
+        root = Path("/sys/fs/cgroup")
+        if "cpu" not in (root / "cgroup.controllers").read_text().split():
+            raise RuntimeError("no cgroup cpu controller here: run with --cpu-per-worker 0")
+        (root / "cgroup.subtree_control").write_text("+cpu")
+        path = root / name
+        path.mkdir(exist_ok=True)
+        (path / "cpu.max").write_text(f"{quota} {PERIOD_US}")
+    procs = str(path / "cgroup.procs")
+
+    def enter() -> None:
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+        _pin()
+
+    try:
+        yield enter
+    finally:
+        for _ in range(50):  # the kernel frees a cgroup a moment after its last process
+            try:
+                path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def _pin() -> None:
+    if WORKER_CPUS:
+        os.sched_setaffinity(0, WORKER_CPUS)
+
+
 def run_workers(bootstrap: str, names: dict[str, str], n: int, tag: str,
-                rounds: int) -> dict[str, float]:
-    """Run ``n`` worker processes over the topic, started together."""
+                rounds: int, cores: float = 0.0) -> dict[str, float]:
+    """Run ``n`` worker processes over the topic, started together, each held to
+    ``cores`` CPUs by its own cgroup (0: unlimited)."""
+    with contextlib.ExitStack() as stack:
+        limits = [stack.enter_context(cpu_cgroup(f"aiops-scale-{os.getpid()}-{tag}-{i}",
+                                                 cores)) if cores > 0 else _pin
+                  for i in range(n)]
+        return _run_workers(bootstrap, names, n, tag, rounds, limits)
+
+
+def _run_workers(bootstrap: str, names: dict[str, str], n: int, tag: str, rounds: int,
+                 limits: list[Callable[[], None] | None]) -> dict[str, float]:
     procs = [subprocess.Popen(
         [sys.executable, __file__, "--worker", "--bootstrap", bootstrap, "--names",
          json.dumps(names), "--group", f"scale-{tag}", "--index", str(i), "--of", str(n)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(n)]
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=limits[i])
+        for i in range(n)]
     for p in procs:  # its log lines may come first
         while (line := p.stdout.readline()) and line.strip() != "ready":
             pass
@@ -149,6 +217,12 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=200_000)
     ap.add_argument("--targets", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--cpu-per-worker", type=float, default=0.5,
+                    help="cores each worker's cgroup may use (0: no limit)")
+    ap.add_argument("--worker-cpus", default="",
+                    help="CPU numbers the workers may run on, e.g. '0' (default: any)")
+    ap.add_argument("--skip-unlimited", action="store_true",
+                    help="with a CPU limit, skip the unlimited comparison")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--bootstrap", help=argparse.SUPPRESS)
     ap.add_argument("--names", help=argparse.SUPPRESS)
@@ -159,6 +233,8 @@ def main() -> None:
     if args.worker:
         worker_main(args)
         return
+    global WORKER_CPUS
+    WORKER_CPUS = {int(c) for c in args.worker_cpus.split(",") if c.strip()}
     fleet = Fleet(args.series, args.targets)
     with private_stack("aiops-bench-scale-", kafka_heap="768m",
                        clickhouse=False) as (stack, _settings, _tmp):
@@ -166,22 +242,40 @@ def main() -> None:
         names = make_topics(bootstrap, str(time.time_ns()), partitions=PARTITIONS)
         for r in range(args.rounds):
             produce(bootstrap, names["metrics"], fleet.payloads(r))
-        # one, two, one again: the first pass also warms the broker's page cache, so
-        # the single-process figures are the better of its two runs.
         machine = machine_parallelism()
-        one_a = run_workers(bootstrap, names, 1, "one-a", args.rounds)
-        two = run_workers(bootstrap, names, 2, "two", args.rounds)
-        one_b = run_workers(bootstrap, names, 1, "one-b", args.rounds)
-        one = max(one_a, one_b, key=lambda r: r["samples_per_s"])
-        steady_one = max(one_a["steady_samples_per_s"], one_b["steady_samples_per_s"])
-        cpu_one = max(one_a["samples_per_cpu_s"], one_b["samples_per_cpu_s"])
-    speedup = two["samples_per_s"] / one["samples_per_s"]
-    print(json.dumps({
-        "speedup": round(speedup, 2),
+        limited = (compare(bootstrap, names, args.rounds, args.cpu_per_worker)
+                   if args.cpu_per_worker > 0 else None)
+        unlimited = (None if limited and args.skip_unlimited
+                     else compare(bootstrap, names, args.rounds, 0.0))
+    head = limited or unlimited
+    assert head is not None
+    out = {"speedup": head["speedup"], "cpu_per_worker": args.cpu_per_worker or None}
+    if limited and unlimited:
+        out["unlimited_speedup"] = unlimited["speedup"]
+    out.update(head)
+    if limited and unlimited:
+        out["unlimited"] = unlimited
+    out.update({"machine_parallelism": round(machine, 2),
+                "load_avg_1m": round(os.getloadavg()[0], 2), "partitions": PARTITIONS})
+    print(json.dumps(out))
+
+
+def compare(bootstrap: str, names: dict[str, str], rounds: int,
+            cores: float) -> dict[str, object]:
+    """One worker, two workers, one again (each held to ``cores``; 0: unlimited): the
+    figures of two over one.  The first pass also warms the broker's page cache, so the
+    single-process figures are the better of its two runs."""
+    tag = f"c{cores:g}"
+    one_a = run_workers(bootstrap, names, 1, f"{tag}-one-a", rounds, cores)
+    two = run_workers(bootstrap, names, 2, f"{tag}-two", rounds, cores)
+    one_b = run_workers(bootstrap, names, 1, f"{tag}-one-b", rounds, cores)
+    one = max(one_a, one_b, key=lambda r: r["samples_per_s"])
+    steady_one = max(one_a["steady_samples_per_s"], one_b["steady_samples_per_s"])
+    cpu_one = max(one_a["samples_per_cpu_s"], one_b["samples_per_cpu_s"])
+    return {
+        "speedup": round(two["samples_per_s"] / one["samples_per_s"], 2),
         "steady_speedup": round(two["steady_samples_per_s"] / steady_one, 2),
         "cpu_bound_speedup": round(two["samples_per_cpu_s"] / cpu_one, 2),
-        "machine_parallelism": round(machine, 2),
-        "speedup_vs_machine": round(speedup / machine, 2),
         "one_worker_samples_per_s": round(one["samples_per_s"]),
         "two_workers_samples_per_s": round(two["samples_per_s"]),
         "two_workers_each_samples_per_s": two["per_worker_samples_per_s"],
@@ -191,9 +285,8 @@ def main() -> None:
         "one_worker_s": one["seconds"], "two_workers_s": two["seconds"],
         "one_worker_runs_samples_per_s": [round(one_a["samples_per_s"]),
                                           round(one_b["samples_per_s"])],
-        "go_skew_s": two["go_skew_s"], "load_avg_1m": round(os.getloadavg()[0], 2),
-        "samples": one["samples"], "partitions": PARTITIONS,
-    }))
+        "go_skew_s": two["go_skew_s"], "samples": one["samples"],
+    }
 
 
 if __name__ == "__main__":
