@@ -42,6 +42,14 @@ RATIO = 0x10  # kind bit: a bounded ratio (name ends in ``_ratio``: values in [0
 #: RATIO_RANGE`` (6 points at MEDIUM) to be novel, not any move at all, and scores in
 #: proportion to the move (z 10, HIGH at MEDIUM, from 25 points) instead of saturating.
 RATIO_RANGE = 0.5
+EVENT_RATE = 0x20  # kind bit: events per second counted in windows (sampled spans per RED window)
+EVENT_RATE_NAMES = ("aiops_red_requests_per_second", "aiops_edge_calls_per_second")
+#: The smallest range of an event-rate series, in Poisson standard deviations of the
+#: window's count (``sqrt(count) / window``): a move must exceed about 1.5 of them (at
+#: MEDIUM) to be novel, roughly a one-sided Poisson test at 1 %: 1 -> 2 or 4 -> 8 calls per
+#: window are noise, 1 -> 5, 4 -> 10 or 10 -> 20 are not.  Busier series get the
+#: detector's level-relative range first.
+EVENT_RATE_RANGE = 12.0
 
 
 @dataclass
@@ -55,6 +63,7 @@ class StageConfig:
     ptp_offset_ns: float = 100.0
     seasonal_bins: int = 0
     detector: dict[str, Any] = field(default_factory=dict)
+    event_window_ms: int = 15_000  # the window event-rate series are counted over
 
     @property
     def z_on(self) -> float:
@@ -84,13 +93,15 @@ def decode_each(codec: Codec, payloads: list[bytes], out: BatchResult
 
 
 def kind_of(name: str, mtype: int, labels: dict[str, str] | None = None) -> int:
-    """Kind byte of a new series: cumulative flag | rule code << 1 | PTP | ratio | bucket."""
+    """Kind byte of a new series: cumulative flag | rule code << 1 | PTP | ratio | event
+    rate | bucket."""
     cumulative = mtype in (COUNTER, HISTOGRAM) or (
         mtype == SUMMARY and name.endswith(("_count", "_sum")))
     bucket = mtype == HISTOGRAM and labels is not None and is_bucket(name, labels)
     ratio = not cumulative and name.endswith("_ratio")
     return (int(cumulative) | (rule_code(name) << 1) | (BUCKET if bucket else 0)
-            | (PTP if name in PTP_FEATURES else 0) | (RATIO if ratio else 0))
+            | (PTP if name in PTP_FEATURES else 0) | (RATIO if ratio else 0)
+            | (EVENT_RATE if name in EVENT_RATE_NAMES else 0))
 
 
 class _Message:
@@ -271,6 +282,21 @@ class MetricStage:
             self.baseline.grow(cap)
             self.gate.grow(cap)
 
+    def _range_floor(self, kind: np.ndarray, x: np.ndarray) -> np.ndarray | None:
+        """Per-sample smallest range: :data:`RATIO_RANGE` for ratios, Poisson-scaled
+        :data:`EVENT_RATE_RANGE` for event rates (of the new value's count, at least one
+        event), none (0) for the rest; None when no sample has one."""
+        ratio = (kind & RATIO).astype(bool)
+        rate = (kind & EVENT_RATE).astype(bool)
+        if not ratio.any() and not rate.any():
+            return None
+        floor = np.where(ratio, RATIO_RANGE, 0.0)
+        if rate.any():
+            secs = self.config.event_window_ms / 1000.0
+            counts = np.maximum(np.nan_to_num(x[rate]) * secs, 1.0)
+            floor[rate] = EVENT_RATE_RANGE * np.sqrt(counts) / secs
+        return floor
+
     def _round(self, sel: np.ndarray, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray,
                msgs: list[_Message], msg_of: np.ndarray, pos_of: np.ndarray,
                out: BatchResult) -> None:
@@ -289,8 +315,7 @@ class MetricStage:
                        out)
         bins = self.config.seasonal_bins
         phase = (t // (DAY_MS // bins)) % bins if bins else None
-        ratio = (kind & RATIO).astype(bool)
-        floor = np.where(ratio, RATIO_RANGE, 0.0) if ratio.any() else None
+        floor = self._range_floor(kind, x)
         res = self.detector.update(s, x, phase, floor)
         expected, sigma = self.baseline.update(s, x)
         fire = self.gate.step(s, res.z, t)

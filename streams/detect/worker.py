@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -94,7 +94,11 @@ class DetectWorker:
             return LogStage(cfg.log_window_ms)
         if topic == cfg.clusters_topic:
             return SilenceStage(cfg.cluster_silence_ms)
-        return MetricStage(cfg.stage)
+        return MetricStage(self._metric_config())
+
+    def _metric_config(self) -> StageConfig:
+        """The metric stage's settings; event rates are counted over the RED window."""
+        return replace(self.config.stage, event_window_ms=self.config.red_window_ms)
 
     def _restore(self, topic: str, blob: bytes) -> Any:
         cfg = self.config
@@ -106,7 +110,7 @@ class DetectWorker:
             return LogStage.from_bytes(blob)
         if topic == cfg.clusters_topic:
             return SilenceStage.from_bytes(blob, cfg.cluster_silence_ms)
-        return MetricStage.from_bytes(blob, cfg.stage)
+        return MetricStage.from_bytes(blob, self._metric_config())
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         by_topic: dict[str, list[int]] = {}

@@ -12,7 +12,13 @@ import numpy as np
 
 from schemas.codec import Codec
 from streams.correlate.members import from_anomaly
-from streams.detect.metric_stage import RATIO_RANGE, MetricStage, StageConfig, kind_of
+from streams.detect.metric_stage import (
+    EVENT_RATE,
+    RATIO_RANGE,
+    MetricStage,
+    StageConfig,
+    kind_of,
+)
 from streams.detect.traces import RedAggregator, TraceStage, error_ratio
 from streams.detectors import MetricDetector
 from streams.rca.candidates import edge_endpoints, entities_of
@@ -203,3 +209,32 @@ def test_the_service_model_sees_an_error_ratio_change_alone() -> None:
         ("service_red", "hst:service", "SERVICE")]
     assert cart[0]["score"] >= p.traces.models.threshold
     assert float(cart[0]["labels"]["error_ratio"]) > 0.9
+
+
+def test_event_rates_from_few_spans_are_count_aware() -> None:
+    """A sampled edge with 1 call per window: 2 calls is Poisson noise (it scored z ~50
+    with a level-relative range only); 8 calls is not.  Busy series keep their range."""
+    assert kind_of("aiops_edge_calls_per_second", 0) & EVENT_RATE
+    assert not kind_of("aiops_edge_error_ratio", 0) & EVENT_RATE
+
+    def run(counts: list[int]) -> list[dict[str, Any]]:
+        p = Pipeline()
+        found: list[dict[str, Any]] = []
+        for w, n in enumerate([1] * 60 + counts + [1, 1]):
+            found += p.window(w, n)
+        return [a for a in found if a["name"].endswith("_per_second")]
+
+    assert run([2]) == []
+    assert run([2, 1, 2, 2, 1]) == []
+    rises = run([8])
+    assert {a["name"] for a in rises} == {"aiops_edge_calls_per_second",
+                                          "aiops_red_requests_per_second"}
+    assert all(a["score"] < 1e3 for a in rises)
+
+
+def test_busy_event_rates_keep_their_level_relative_range() -> None:
+    p = Pipeline()
+    found = []
+    for w, n in enumerate([200] * 60 + [400, 200]):
+        found += p.window(w, n)
+    assert any(a["name"] == "aiops_edge_calls_per_second" for a in found)
