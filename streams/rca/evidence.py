@@ -60,7 +60,12 @@ _RULES: tuple[tuple[Signal, re.Pattern[str]], ...] = tuple(
         (Signal.NETWORK, r"network|packet|sriov|dpdk|net_|netstat|retrans"),
         (Signal.GPU, r"dcgm|gpu"),
         (Signal.ERRORS, r"error|fail|success|5xx|exception|status_code"),
-        (Signal.LATENCY, r"latency|duration|response_time|rtt|p9[059]"),
+        # A bare ``*_seconds`` name is a latency histogram's quantile (Prometheus base
+        # units: ``http_server_requests_seconds``), and its ``_sum`` is the time spent
+        # serving per second (it grows with latency; ``_count`` is the traffic);
+        # ``*time_seconds`` are timestamps.
+        (Signal.LATENCY, r"latency|duration|response_time|rtt|p9[059]"
+                         r"|(?<!time)_seconds(?:_sum)?(?=\s|$)"),
         (Signal.TRAFFIC, r"workload|request|rate|ops|throughput|calls|count"),
     )
 )
@@ -74,6 +79,10 @@ def signal_of(anomaly: dict[str, Any]) -> Signal:
     'latency'
     >>> signal_of({"name": "DCGM_FI_DEV_XID_ERRORS", "detector": "rule:gpu_xid"}).value
     'gpu_xid'
+    >>> [signal_of({"name": n}).value for n in ("http_server_requests_seconds",
+    ...  "http_server_requests_seconds_sum", "http_server_requests_seconds_count",
+    ...  "process_start_time_seconds")]
+    ['latency', 'latency', 'traffic', 'other']
     """
     if anomaly.get("entity_type") == "LOG_STREAM" or str(anomaly.get("detector", "")).startswith(
         "drain"
@@ -106,12 +115,15 @@ def magnitude(anomaly: dict[str, Any]) -> float:
 
 
 def latency_delta_ms(anomaly: dict[str, Any]) -> float:
-    """``actual - expected`` of a latency anomaly in milliseconds (units from the name).
+    """``actual - expected`` of a latency anomaly in milliseconds (units from the name); 0
+    for a histogram's ``_sum`` (seconds spent per second, not a latency).
 
     >>> latency_delta_ms({"name": "PodServerLatencyP90(s)", "actual": 0.5, "expected": 0.1})
     400.0
     """
     name = str(anomaly.get("name", "")).lower()
+    if name.endswith("_sum"):
+        return 0.0
     delta = float(anomaly.get("actual", 0.0)) - float(anomaly.get("expected", 0.0))
     if re.search(r"\(s\)|_seconds|_sec\b|_s$", name):
         return delta * 1000.0

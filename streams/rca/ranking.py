@@ -110,6 +110,11 @@ def _service_of_ref(ref: EntityRef, anomalies: list[dict[str, Any]]) -> str | No
     return None
 
 
+def _from_spans(a: dict[str, Any]) -> bool:
+    """An anomaly of the RED series the detector derives from spans (service or edge)."""
+    return str(a.get("name", "")).startswith(("aiops_red_", "aiops_edge_"))
+
+
 def _is_client_side(a: dict[str, Any]) -> bool:
     side = str((a.get("labels") or {}).get("side", "")).lower()
     return side in ("client", "source", "caller")
@@ -160,6 +165,7 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
     # service sees when it calls out) are evidence about its callees, not about itself.
     client_side: dict[str, dict[str, Any]] = {}
     slower_ms: dict[EntityRef, float] = defaultdict(float)
+    span_slower_ms: dict[EntityRef, float] = defaultdict(float)  # from span RED only
     for ref, anoms in members.items():
         c = cands[ref]
         for a in anoms:
@@ -169,6 +175,8 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
                 continue
             if sig is Signal.LATENCY:
                 slower_ms[ref] = max(slower_ms[ref], latency_delta_ms(a))
+                if _from_spans(a):
+                    span_slower_ms[ref] = max(span_slower_ms[ref], latency_delta_ms(a))
             if mag > c.by_signal.get(sig, 0.0):
                 c.by_signal[sig] = mag
             c.onset[sig] = min(ts, c.onset.get(sig, ts))
@@ -193,14 +201,20 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
                 c.extra += credit
                 c.topo_records.append((credit, rec))
 
-    # 2. edges.
-    touched: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for _, (u, v) in edge_anoms:
-        touched[u].add((u, v))
-        touched[v].add((u, v))
+    # 2. edges.  An endpoint's share grows with how much of its edges are anomalous, each
+    # anomalous edge weighted by its strongest anomaly against the incident's strongest
+    # edge (a caller with one loud slow edge and two faint ones is not "all edges slow").
+    edge_mag: dict[tuple[str, str], float] = defaultdict(float)
+    for a, e in edge_anoms:
+        edge_mag[e] = max(edge_mag[e], magnitude(a))
+    loudest = max(edge_mag.values(), default=0.0) or 1.0
+    touched: dict[str, float] = defaultdict(float)
+    for (u, v), mag in edge_mag.items():
+        touched[u] += mag / loudest
+        touched[v] += mag / loudest
 
     def frac(s: str) -> float:
-        return len(touched[s]) / max(1, graph.degree(s))
+        return touched[s] / max(1, graph.degree(s))
 
     strongest: dict[tuple[str, str, Signal, bool], tuple[float, dict[str, Any]]] = {}
     caller_events: dict[str, dict[Signal, int]] = defaultdict(dict)
@@ -265,18 +279,28 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
                 if sig is Signal.LATENCY and all(s is Signal.LATENCY for s, _ in found):
                     # Latency alone explains only as much of the caller's slowdown as the
                     # callee's own (or the call's) slowdown covers: 3 ms cannot explain 1 s.
-                    caller_ms = slower_ms.get(cu.ref, 0.0)
-                    callee_ms = max(slower_ms.get(cv.ref, 0.0), edge_slower_ms.get((u, v), 0.0))
+                    # Like with like: span RED against the (span-measured) edge and the
+                    # callee's span RED where the caller has them; a histogram quantile
+                    # interpolated in a coarse bucket can overstate a slowdown threefold.
+                    callee_ms = max(span_slower_ms.get(cv.ref, 0.0),
+                                    edge_slower_ms.get((u, v), 0.0))
+                    caller_ms = span_slower_ms.get(cu.ref, 0.0)
+                    if caller_ms <= 0.0 or callee_ms <= 0.0:
+                        caller_ms = slower_ms.get(cu.ref, 0.0)
+                        callee_ms = max(callee_ms, slower_ms.get(cv.ref, 0.0))
                     share = min(1.0, callee_ms / caller_ms) if caller_ms > 0 else 1.0
                 if share > 0:
                     explainers.append((cv, share))
             if not explainers:
                 continue
+            # What is discounted from the caller moves to its explainers in proportion to
+            # how much of the symptom each explains.
             best = max(share for _, share in explainers)
+            total = sum(share for _, share in explainers)
             discount[(u, sig)] = cfg.explained_discount * best
             for cv, share in explainers:
-                moved = (cfg.explain_credit * w[sig] * cu.by_signal[sig] * share
-                         / len(explainers))
+                moved = (cfg.explain_credit * w[sig] * cu.by_signal[sig] * best
+                         * share / total)
                 rec = evidence("TOPOLOGY", f"{u}->{cv.service}",
                                f"{cv.service} explains {sig.value} of its caller {u}",
                                t_u, moved)
@@ -292,8 +316,8 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
                        f"{'novel' if ev.novel else 'burst'} template x{ev.count} "
                        f"(baseline {ev.baseline_count}): {ev.template}", ev.first_ts or None, s)
         refs = [EntityRef(ev.entity_type.upper(), ev.entity)]
-        if ev.service:
-            refs.append(EntityRef("SERVICE", ev.service))
+        if ev.service and refs[0] != EntityRef("SERVICE", ev.service):
+            refs.append(EntityRef("SERVICE", ev.service))  # (a service's own stream: once)
         for ref in refs:
             c = cands.setdefault(ref, _Cand(ref, ev.service or None))
             c.extra += s

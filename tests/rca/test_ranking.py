@@ -176,6 +176,38 @@ def test_common_endpoint_of_anomalous_edges_is_blamed() -> None:
     assert top(ctx)["entity"] == "cart"
 
 
+def test_a_slow_edge_explains_its_callers_slowdown_measured_like_with_like() -> None:
+    """Network delay on frontend -> cart: frontend's own latency is up (its histogram
+    quantile, interpolated in a coarse bucket, says +850 ms; its span RED says +270 ms),
+    the edge as frontend's client spans see it is +250 ms, cart's server side is quiet.
+    The edge explains frontend's span-measured slowdown, so cart ranks first."""
+    edges = [DependencyEdge("frontend", s) for s in ("cart", "ads", "catalog", "currency",
+                                                     "shipping", "checkout")]
+    edges += [DependencyEdge("checkout", "cart"), DependencyEdge("cart", "redis")]
+    anoms = [
+        anomaly("SERVICE", "frontend", "http_server_requests_seconds", score=1400.0, at_s=15,
+                actual=0.895, expected=0.048, service="frontend"),
+        anomaly("SERVICE", "frontend", "aiops_red_duration_p50_seconds", score=320.0, at_s=15,
+                actual=0.280, expected=0.014, service="frontend"),
+        anomaly("EDGE", "frontend->cart", "aiops_edge_duration_p95_seconds", score=60.0,
+                at_s=15, actual=0.270, expected=0.020, source="frontend", target="cart"),
+    ]
+    ranked = rank(IncidentContext("inc-delay", "c1", anoms, edges))
+    assert ranked[0]["entity"] == "cart"
+    assert any("explains latency" in e["description"] for e in ranked[0]["evidence"])
+
+
+def test_a_service_log_event_counts_once() -> None:
+    """A service's own log stream (entity SERVICE, service the same) is one piece of
+    evidence, not two."""
+    logs = [LogEvent("SERVICE", "a", "t1", "boom <*>", count=10, is_error=True, service="a")]
+    ranked = rank(IncidentContext("inc", "c1", [], log_events=logs))
+    assert [e["kind"] for e in ranked[0]["evidence"]] == ["LOG_TEMPLATE"]
+    alone = rank(IncidentContext("inc", "c1", [], log_events=[
+        LogEvent("SERVICE", "a", "t1", "boom <*>", count=10, is_error=True)]))
+    assert ranked[0]["score"] == alone[0]["score"]
+
+
 # -- logs, traces, determinism, evidence, schema ------------------------------------------
 def test_novel_error_log_template_tips_the_balance() -> None:
     anoms = [anomaly("SERVICE", s, "http_server_latency_p99", score=10.0, service=s)
