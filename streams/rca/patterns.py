@@ -4,6 +4,9 @@
   (same GPU, pod or node).
 * ``ptp_freerun_du``: a PTP clock falling to FREERUN, then DU errors on the same node (or
   on a DU service whose series carry no node).
+* ``ptp_port_system_clock``: a PTP port's clock state or class leaving lock (FREERUN,
+  HOLDOVER), then the offset of its node's system clock (``CLOCK_REALTIME``, which
+  phc2sys steers from the port's PHC): the port is the cause, the system clock follows.
 * ``oomkill_restarts``: an OOMKill of a pod, then restarts of the same pod.
 * ``deployment_change_errors``: a deployment change (rollout, new image or config), then
   errors on that deployment's pods or service.
@@ -123,6 +126,27 @@ def _du_effect(cause: Anomaly, e: Anomaly, sig: Signal) -> bool:
     return not labels.get("node") and any(_DU.search(n) for n in names)
 
 
+SYSTEM_CLOCK = "CLOCK_REALTIME"  # phc2sys's iface: the node's system clock
+
+
+def _ptp_port_unlocked(a: Anomaly, sig: Signal) -> EntityRef | None:
+    """A port (not the system clock) whose clock state or clock class moved."""
+    node, _, iface = str(a["entity"]).rpartition("/")
+    if sig is not Signal.PTP or not node or iface == SYSTEM_CLOCK:
+        return None
+    text = _text(a)
+    locked = "clock_state" in text and float(a.get("actual", -1)) == 1.0  # 1 = LOCKED
+    if locked or ("clock_state" not in text and "clock_class" not in text):
+        return None
+    return _ref(a, "PTP_CLOCK", str(a["entity"]))
+
+
+def _system_clock_effect(cause: Anomaly, e: Anomaly, sig: Signal) -> bool:
+    node, _, iface = str(e["entity"]).rpartition("/")
+    return (sig is Signal.PTP and iface == SYSTEM_CLOCK
+            and node == str(cause["entity"]).rpartition("/")[0])
+
+
 def _oomkill(a: Anomaly, sig: Signal) -> EntityRef | None:
     if sig is not Signal.OOM or not _pod(a):
         return None
@@ -162,6 +186,7 @@ Matcher = tuple[str, Callable[[Anomaly, Signal], EntityRef | None],
 PATTERNS: tuple[Matcher, ...] = (
     ("gpu_xid_crash", _gpu_xid, _gpu_effect),
     ("ptp_freerun_du", _ptp_freerun, _du_effect),
+    ("ptp_port_system_clock", _ptp_port_unlocked, _system_clock_effect),
     ("oomkill_restarts", _oomkill, _restart_effect),
     ("deployment_change_errors", _deployment_change, _deploy_effect),
 )

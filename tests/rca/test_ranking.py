@@ -77,6 +77,27 @@ def test_ptp_locked_is_no_pattern() -> None:
         IncidentContext("inc", "c1", anoms)))
 
 
+def test_a_port_in_holdover_outranks_the_system_clock_that_follows_it() -> None:
+    """Rule breaches all score the cap: the port (HOLDOVER, clock class 7) and the node's
+    CLOCK_REALTIME (phc2sys, offset 3.5 us) tied, and the name decided.  The system clock
+    follows the port, so the port is the cause."""
+    anoms = [
+        anomaly("PTP_CLOCK", "sno-0/ens1f0", "openshift_ptp_clock_state", score=1e6,
+                actual=2.0, expected=1.0, node="sno-0", iface="ens1f0"),
+        anomaly("PTP_CLOCK", "sno-0/ens1f0", "openshift_ptp_clock_class", score=1e6,
+                actual=7.0, expected=6.0, node="sno-0", iface="ens1f0"),
+        anomaly("PTP_CLOCK", "sno-0/CLOCK_REALTIME", "openshift_ptp_offset_ns", score=1e6,
+                at_s=15, actual=3537.0, expected=100.0, node="sno-0", iface="CLOCK_REALTIME"),
+    ]
+    cause = top(IncidentContext("inc-ptp", "c1", anoms))
+    assert (cause["entity"], cause["pattern"]) == ("sno-0/ens1f0", "ptp_port_system_clock")
+    # Another node's system clock is not this port's effect.
+    anoms[2] = anomaly("PTP_CLOCK", "sno-1/CLOCK_REALTIME", "openshift_ptp_offset_ns",
+                       score=1e6, at_s=15, node="sno-1", iface="CLOCK_REALTIME")
+    assert all(c["pattern"] != "ptp_port_system_clock"
+               for c in rank(IncidentContext("inc", "c1", anoms)))
+
+
 def test_oomkill_then_restarts_blames_the_pod() -> None:
     anoms = [
         anomaly("POD", "shop/cart-6f-abc", "kube_pod_container_status_last_terminated_oom",
