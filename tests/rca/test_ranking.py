@@ -218,6 +218,22 @@ def test_a_slow_edge_explains_its_callers_slowdown_measured_like_with_like() -> 
     assert any("explains latency" in e["description"] for e in ranked[0]["evidence"])
 
 
+def test_a_callers_error_logs_are_discounted_like_its_errors() -> None:
+    """Lost calls frontend -> cart: frontend's error ratio is up and it logs "could not
+    retrieve cart"; the edge's errors explain both, so cart ranks first."""
+    edges = [DependencyEdge("frontend", s) for s in ("cart", "ads", "catalog", "currency")]
+    anoms = [
+        anomaly("SERVICE", "frontend", "aiops_red_error_ratio", score=70.0, at_s=15,
+                service="frontend"),
+        anomaly("EDGE", "frontend->cart", "aiops_edge_error_ratio", score=40.0, at_s=15,
+                source="frontend", target="cart"),
+    ]
+    logs = [LogEvent("SERVICE", "frontend", "t1", "could not retrieve cart: <*>", count=13,
+                     is_error=True, service="frontend")]
+    ranked = rank(IncidentContext("inc-loss", "c1", anoms, edges, log_events=logs))
+    assert ranked[0]["entity"] == "cart"
+
+
 def test_a_service_log_event_counts_once() -> None:
     """A service's own log stream (entity SERVICE, service the same) is one piece of
     evidence, not two."""
