@@ -65,6 +65,8 @@ PARTITIONS = 4
 
 def worker_main(args: argparse.Namespace) -> None:
     """One worker process: own partitions ``index::of``, wait for "go", drain them."""
+    if args.worker_cpus:
+        os.sched_setaffinity(0, {int(c) for c in args.worker_cpus.split(",")})
     names = json.loads(args.names)
     worker = DetectWorker(worker_config(args.bootstrap, names, args.group))
     consumer = worker.start_manual()
@@ -95,7 +97,6 @@ def _steady(trace: list[list[float]], rounds: int) -> tuple[float, float, float]
 
 
 PERIOD_US = 100_000
-WORKER_CPUS: set[int] = set()  # --worker-cpus (empty: any)
 
 
 @contextlib.contextmanager
@@ -122,7 +123,6 @@ def cpu_cgroup(name: str, cores: float) -> Iterator[Callable[[], None]]:
     def enter() -> None:
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
-        _pin()
 
     try:
         yield enter
@@ -135,27 +135,24 @@ def cpu_cgroup(name: str, cores: float) -> Iterator[Callable[[], None]]:
                 time.sleep(0.1)
 
 
-def _pin() -> None:
-    if WORKER_CPUS:
-        os.sched_setaffinity(0, WORKER_CPUS)
-
-
 def run_workers(bootstrap: str, names: dict[str, str], n: int, tag: str,
-                rounds: int, cores: float = 0.0) -> dict[str, float]:
+                rounds: int, cores: float = 0.0, cpus: str = "") -> dict[str, float]:
     """Run ``n`` worker processes over the topic, started together, each held to
-    ``cores`` CPUs by its own cgroup (0: unlimited)."""
+    ``cores`` CPUs by its own cgroup (0: unlimited) and run on ``cpus`` (e.g. "0"; empty:
+    any)."""
     with contextlib.ExitStack() as stack:
         limits = [stack.enter_context(cpu_cgroup(f"aiops-scale-{os.getpid()}-{tag}-{i}",
-                                                 cores)) if cores > 0 else _pin
+                                                 cores)) if cores > 0 else None
                   for i in range(n)]
-        return _run_workers(bootstrap, names, n, tag, rounds, limits)
+        return _run_workers(bootstrap, names, n, tag, rounds, limits, cpus)
 
 
 def _run_workers(bootstrap: str, names: dict[str, str], n: int, tag: str, rounds: int,
-                 limits: list[Callable[[], None] | None]) -> dict[str, float]:
+                 limits: list[Callable[[], None] | None], cpus: str) -> dict[str, float]:
     procs = [subprocess.Popen(
         [sys.executable, __file__, "--worker", "--bootstrap", bootstrap, "--names",
-         json.dumps(names), "--group", f"scale-{tag}", "--index", str(i), "--of", str(n)],
+         json.dumps(names), "--group", f"scale-{tag}", "--index", str(i), "--of", str(n),
+         "--worker-cpus", cpus],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=limits[i])
         for i in range(n)]
     for p in procs:  # its log lines may come first
@@ -234,8 +231,6 @@ def main() -> None:
     if args.worker:
         worker_main(args)
         return
-    global WORKER_CPUS
-    WORKER_CPUS = {int(c) for c in args.worker_cpus.split(",") if c.strip()}
     fleet = Fleet(args.series, args.targets)
     with private_stack("aiops-bench-scale-", kafka_heap="768m",
                        clickhouse=False) as (stack, _settings, _tmp):
@@ -244,10 +239,11 @@ def main() -> None:
         for r in range(args.rounds):
             produce(bootstrap, names["metrics"], fleet.payloads(r))
         machine = machine_parallelism()
-        limited = (compare(bootstrap, names, args.rounds, args.cpu_per_worker)
+        limited = (compare(bootstrap, names, args.rounds, args.cpu_per_worker,
+                           args.worker_cpus)
                    if args.cpu_per_worker > 0 else None)
         unlimited = (None if limited and args.skip_unlimited
-                     else compare(bootstrap, names, args.rounds, 0.0))
+                     else compare(bootstrap, names, args.rounds, 0.0, args.worker_cpus))
     head = limited or unlimited
     assert head is not None
     out = {"speedup": head["speedup"], "cpu_per_worker": args.cpu_per_worker or None}
@@ -261,17 +257,24 @@ def main() -> None:
     print(json.dumps(out))
 
 
-def compare(bootstrap: str, names: dict[str, str], rounds: int,
-            cores: float) -> dict[str, object]:
-    """One worker, two workers, one, two again (each held to ``cores``; 0: unlimited):
+def _ratio(a: float, b: float) -> float | None:
+    """``a / b`` to two places; None when ``b`` is 0 (a run too short to have a steady
+    part)."""
+    return round(a / b, 2) if b else None
+
+
+def compare(bootstrap: str, names: dict[str, str], rounds: int, cores: float,
+            cpus: str = "") -> dict[str, object]:
+    """One worker, two workers, one, two again (each held to ``cores``, 0: unlimited, on
+    ``cpus``):
     the figures of two over one, each side the better of its two runs (the machine's
     speed drifts by several per cent between runs; interleaved best-of-two gives neither
     side the quieter moment).  The first pass also warms the broker's page cache."""
     tag = f"c{cores:g}"
-    one_a = run_workers(bootstrap, names, 1, f"{tag}-one-a", rounds, cores)
-    two_a = run_workers(bootstrap, names, 2, f"{tag}-two-a", rounds, cores)
-    one_b = run_workers(bootstrap, names, 1, f"{tag}-one-b", rounds, cores)
-    two_b = run_workers(bootstrap, names, 2, f"{tag}-two-b", rounds, cores)
+    one_a = run_workers(bootstrap, names, 1, f"{tag}-one-a", rounds, cores, cpus)
+    two_a = run_workers(bootstrap, names, 2, f"{tag}-two-a", rounds, cores, cpus)
+    one_b = run_workers(bootstrap, names, 1, f"{tag}-one-b", rounds, cores, cpus)
+    two_b = run_workers(bootstrap, names, 2, f"{tag}-two-b", rounds, cores, cpus)
     one = max(one_a, one_b, key=lambda r: r["samples_per_s"])
     two = max(two_a, two_b, key=lambda r: r["samples_per_s"])
     steady_one = max(one_a["steady_samples_per_s"], one_b["steady_samples_per_s"])
@@ -279,9 +282,9 @@ def compare(bootstrap: str, names: dict[str, str], rounds: int,
     steady_two = max(two_a["steady_samples_per_s"], two_b["steady_samples_per_s"])
     cpu_two = max(two_a["samples_per_cpu_s"], two_b["samples_per_cpu_s"])
     return {
-        "speedup": round(two["samples_per_s"] / one["samples_per_s"], 2),
-        "steady_speedup": round(steady_two / steady_one, 2),
-        "cpu_bound_speedup": round(cpu_two / cpu_one, 2),
+        "speedup": _ratio(two["samples_per_s"], one["samples_per_s"]),
+        "steady_speedup": _ratio(steady_two, steady_one),
+        "cpu_bound_speedup": _ratio(cpu_two, cpu_one),
         "one_worker_samples_per_s": round(one["samples_per_s"]),
         "two_workers_samples_per_s": round(two["samples_per_s"]),
         "two_workers_each_samples_per_s": two["per_worker_samples_per_s"],
