@@ -265,11 +265,10 @@ def _ratio(a: float, b: float) -> float | None:
 
 def compare(bootstrap: str, names: dict[str, str], rounds: int, cores: float,
             cpus: str = "") -> dict[str, object]:
-    """One worker, two workers, one, two again (each held to ``cores``, 0: unlimited, on
-    ``cpus``):
-    the figures of two over one, each side the better of its two runs (the machine's
-    speed drifts by several per cent between runs; interleaved best-of-two gives neither
-    side the quieter moment).  The first pass also warms the broker's page cache."""
+    """The figures of two workers over one: one, two, one, two again, each worker held to
+    ``cores`` (0: unlimited) on ``cpus``, each side the better of its two runs (the
+    machine's speed drifts by several per cent between runs; interleaved best-of-two gives
+    neither side the quieter moment).  The first pass also warms the broker's page cache."""
     tag = f"c{cores:g}"
     one_a = run_workers(bootstrap, names, 1, f"{tag}-one-a", rounds, cores, cpus)
     two_a = run_workers(bootstrap, names, 2, f"{tag}-two-a", rounds, cores, cpus)

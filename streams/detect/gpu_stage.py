@@ -12,6 +12,8 @@ from streams.detect.entity_models import GPU_LIMITS, GPU_SCALES, EntityModels
 from streams.detect.metric_stage import BatchResult, decode_each
 from streams.detect.rules_gpu import GpuRules, GpuState
 
+GPU_MODEL = {"scales": GPU_SCALES}  # the per-GPU models' settings, fresh or restored
+
 
 class GpuStage:
     """GPU rules (and their state) for one partition."""
@@ -20,7 +22,7 @@ class GpuStage:
 
     def __init__(self, throttle_ratio: float = 0.1) -> None:
         self.rules = GpuRules(throttle_ratio)
-        self.models = EntityModels(GPU_LIMITS, scales=GPU_SCALES)
+        self.models = EntityModels(GPU_LIMITS, **GPU_MODEL)
 
     def process(self, payloads: list[bytes]) -> BatchResult:
         out = BatchResult()
@@ -84,5 +86,5 @@ class GpuStage:
         stage.rules.nodes = {n: set(v) for n, v in data["nodes"].items()}
         if "models" in data:  # checkpoints before the models were kept have none
             stage.models = EntityModels.from_bytes(base64.b64decode(data["models"]), GPU_LIMITS,
-                                                  scales=GPU_SCALES)
+                                                  **GPU_MODEL)
         return stage
