@@ -6,8 +6,8 @@ Then it runs the real :class:`DetectWorker` in separate processes: one process o
 four partitions, or two processes owning two each.  The partitions are assigned
 statically (the split a consumer group makes) so no join/rebalance pause blurs the rate,
 and every process gets ready (imports, consumer, restore) and then waits: all of them
-start consuming at the same instant.  One worker and two workers run twice each,
-interleaved, and each side's figures are the better of its two runs.  Each process
+start consuming at the same instant.  One worker and two workers run ``--repeats`` times
+each (3), interleaved, and each side's figures are the best of its runs.  Each process
 records its samples, wall time and CPU time after every poll.
 
 Figures (two processes over one):
@@ -25,6 +25,9 @@ Figures (two processes over one):
 Each worker process runs in its own CPU cgroup held to ``--cpu-per-worker`` cores (0.5 by
 default), the way a Kubernetes CPU limit holds each ``aiops detect`` pod: one worker gets
 0.5 cores, two workers get 0.5 each, and the broker keeps the rest of this two-core box.
+By default each worker also runs on a CPU of its own (``--worker-cpus auto``: worker i on
+the i-th CPU), as pods on separate cores or nodes: two workers that time-share one core
+evict each other's caches and need more CPU per sample than one alone.
 That is the question scale-out asks (does a second pod with its own CPU add its full
 share?); with no limit the broker and both workers share two cores and the wall-clock
 figure measures the box instead (``unlimited_speedup``, run too unless
@@ -66,7 +69,8 @@ PARTITIONS = 4
 def worker_main(args: argparse.Namespace) -> None:
     """One worker process: own partitions ``index::of``, wait for "go", drain them."""
     if args.worker_cpus:
-        os.sched_setaffinity(0, {int(c) for c in args.worker_cpus.split(",")})
+        sets = args.worker_cpus.split("/")  # "0/1": worker 0 on CPU 0, worker 1 on CPU 1
+        os.sched_setaffinity(0, {int(c) for c in sets[args.index % len(sets)].split(",")})
     names = json.loads(args.names)
     worker = DetectWorker(worker_config(args.bootstrap, names, args.group))
     consumer = worker.start_manual()
@@ -138,8 +142,8 @@ def cpu_cgroup(name: str, cores: float) -> Iterator[Callable[[], None]]:
 def run_workers(bootstrap: str, names: dict[str, str], n: int, tag: str,
                 rounds: int, cores: float = 0.0, cpus: str = "") -> dict[str, float]:
     """Run ``n`` worker processes over the topic, started together, each held to
-    ``cores`` CPUs by its own cgroup (0: unlimited) and run on ``cpus`` (e.g. "0"; empty:
-    any)."""
+    ``cores`` CPUs by its own cgroup (0: unlimited) and run on ``cpus`` ("0": all on CPU 0,
+    "0/1": worker i on the i-th set; empty: any)."""
     with contextlib.ExitStack() as stack:
         limits = [stack.enter_context(cpu_cgroup(f"aiops-scale-{os.getpid()}-{tag}-{i}",
                                                  cores)) if cores > 0 else None
@@ -217,8 +221,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--cpu-per-worker", type=float, default=0.5,
                     help="cores each worker's cgroup may use (0: no limit)")
-    ap.add_argument("--worker-cpus", default="",
-                    help="CPU numbers the workers may run on, e.g. '0' (default: any)")
+    ap.add_argument("--worker-cpus", default="auto",
+                    help="CPUs the workers run on: 'auto' a CPU each (worker i on the i-th "
+                         "CPU), '0' all on CPU 0, '0/1,2' worker i on the i-th set, "
+                         "'any' unpinned")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of each side, interleaved; each side's best counts")
     ap.add_argument("--skip-unlimited", action="store_true",
                     help="with a CPU limit, skip the unlimited comparison")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -231,6 +239,8 @@ def main() -> None:
     if args.worker:
         worker_main(args)
         return
+    cpus = {"auto": "/".join(map(str, sorted(os.sched_getaffinity(0)))),
+            "any": ""}.get(args.worker_cpus, args.worker_cpus)
     fleet = Fleet(args.series, args.targets)
     with private_stack("aiops-bench-scale-", kafka_heap="768m",
                        clickhouse=False) as (stack, _settings, _tmp):
@@ -239,14 +249,15 @@ def main() -> None:
         for r in range(args.rounds):
             produce(bootstrap, names["metrics"], fleet.payloads(r))
         machine = machine_parallelism()
-        limited = (compare(bootstrap, names, args.rounds, args.cpu_per_worker,
-                           args.worker_cpus)
+        limited = (compare(bootstrap, names, args.rounds, args.cpu_per_worker, cpus,
+                           args.repeats)
                    if args.cpu_per_worker > 0 else None)
         unlimited = (None if limited and args.skip_unlimited
-                     else compare(bootstrap, names, args.rounds, 0.0, args.worker_cpus))
+                     else compare(bootstrap, names, args.rounds, 0.0, cpus, args.repeats))
     head = limited or unlimited
     assert head is not None
-    out = {"speedup": head["speedup"], "cpu_per_worker": args.cpu_per_worker or None}
+    out = {"speedup": head["speedup"], "cpu_per_worker": args.cpu_per_worker or None,
+           "worker_cpus": cpus or "any"}
     if limited and unlimited:
         out["unlimited_speedup"] = unlimited["speedup"]
     out.update(head)
@@ -264,22 +275,22 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def compare(bootstrap: str, names: dict[str, str], rounds: int, cores: float,
-            cpus: str = "") -> dict[str, object]:
-    """The figures of two workers over one: one, two, one, two again, each worker held to
-    ``cores`` (0: unlimited) on ``cpus``, each side the better of its two runs (the
-    machine's speed drifts by several per cent between runs; interleaved best-of-two gives
+            cpus: str = "", repeats: int = 3) -> dict[str, object]:
+    """The figures of two workers over one: one, two, one, two, ... ``repeats`` times, each
+    worker held to ``cores`` (0: unlimited) on ``cpus``, each side the best of its runs (the
+    machine's speed drifts by several per cent between runs; interleaved best-of-N gives
     neither side the quieter moment).  The first pass also warms the broker's page cache."""
     tag = f"c{cores:g}"
-    one_a = run_workers(bootstrap, names, 1, f"{tag}-one-a", rounds, cores, cpus)
-    two_a = run_workers(bootstrap, names, 2, f"{tag}-two-a", rounds, cores, cpus)
-    one_b = run_workers(bootstrap, names, 1, f"{tag}-one-b", rounds, cores, cpus)
-    two_b = run_workers(bootstrap, names, 2, f"{tag}-two-b", rounds, cores, cpus)
-    one = max(one_a, one_b, key=lambda r: r["samples_per_s"])
-    two = max(two_a, two_b, key=lambda r: r["samples_per_s"])
-    steady_one = max(one_a["steady_samples_per_s"], one_b["steady_samples_per_s"])
-    cpu_one = max(one_a["samples_per_cpu_s"], one_b["samples_per_cpu_s"])
-    steady_two = max(two_a["steady_samples_per_s"], two_b["steady_samples_per_s"])
-    cpu_two = max(two_a["samples_per_cpu_s"], two_b["samples_per_cpu_s"])
+    ones, twos = [], []
+    for k in range(repeats):
+        ones.append(run_workers(bootstrap, names, 1, f"{tag}-one-{k}", rounds, cores, cpus))
+        twos.append(run_workers(bootstrap, names, 2, f"{tag}-two-{k}", rounds, cores, cpus))
+    one = max(ones, key=lambda r: r["samples_per_s"])
+    two = max(twos, key=lambda r: r["samples_per_s"])
+    steady_one = max(r["steady_samples_per_s"] for r in ones)
+    cpu_one = max(r["samples_per_cpu_s"] for r in ones)
+    steady_two = max(r["steady_samples_per_s"] for r in twos)
+    cpu_two = max(r["samples_per_cpu_s"] for r in twos)
     return {
         "speedup": _ratio(two["samples_per_s"], one["samples_per_s"]),
         "steady_speedup": _ratio(steady_two, steady_one),
@@ -291,10 +302,8 @@ def compare(bootstrap: str, names: dict[str, str], rounds: int, cores: float,
         "two_workers_steady_samples_per_s": round(steady_two),
         "one_worker_cpu_s": one["cpu_s"], "two_workers_max_cpu_s": two["cpu_s"],
         "one_worker_s": one["seconds"], "two_workers_s": two["seconds"],
-        "one_worker_runs_samples_per_s": [round(one_a["samples_per_s"]),
-                                          round(one_b["samples_per_s"])],
-        "two_workers_runs_samples_per_s": [round(two_a["samples_per_s"]),
-                                           round(two_b["samples_per_s"])],
+        "one_worker_runs_samples_per_s": [round(r["samples_per_s"]) for r in ones],
+        "two_workers_runs_samples_per_s": [round(r["samples_per_s"]) for r in twos],
         "go_skew_s": two["go_skew_s"], "samples": one["samples"],
     }
 
