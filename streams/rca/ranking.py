@@ -17,7 +17,8 @@ Score of a candidate (all weights are the global :class:`RankingConfig`, never p
    (in ms) that its own slowdown covers;
 4. **onset**: earlier onsets get a bonus decaying with ``onset_tau_ms``;
 5. **logs and traces**: novel templates, error bursts and exemplar failing spans (a
-   service's error logs discounted like its error series where a callee explains them);
+   service's error logs discounted like its error series, or its latency, where a callee
+   explains them: a timeout is a slow call logged as an error);
 6. **patterns**: a known causal pattern (see :mod:`streams.rca.patterns`) adds its
    strength to the entity it blames, and names the pattern.
 """
@@ -310,12 +311,14 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
                     c.topo_records.append((moved, rec))
 
     # 4-5. logs and traces.  A service's error logs are a symptom like its error series:
-    # where a callee explains its errors, they are discounted the same way.
+    # where a callee explains its errors, or its latency (a timeout is a slow call logged as
+    # an error), they are discounted the same way.
     for ev in ctx.log_events:
         s = math.log1p(ev.count / (ev.baseline_count + 1.0))
         s *= (2.0 if ev.novel else 1.0) * (1.5 if ev.is_error else 1.0) * cfg.log_weight
         if ev.is_error:
-            s *= 1.0 - discount.get((ev.service or ev.entity, Signal.ERRORS), 0.0)
+            svc = ev.service or ev.entity
+            s *= 1.0 - max(discount.get((svc, sig), 0.0) for sig in _EXPLAINABLE)
         rec = evidence("LOG_TEMPLATE", ev.template_id,
                        f"{'novel' if ev.novel else 'burst'} template x{ev.count} "
                        f"(baseline {ev.baseline_count}): {ev.template}", ev.first_ts or None, s)

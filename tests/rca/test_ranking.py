@@ -234,6 +234,26 @@ def test_a_callers_error_logs_are_discounted_like_its_errors() -> None:
     assert ranked[0]["entity"] == "cart"
 
 
+def test_a_callers_timeout_logs_are_discounted_like_its_latency() -> None:
+    """Network delay on frontend -> cart: frontend is slower and logs "could not retrieve
+    cart: DeadlineExceeded" (a timeout is latency seen as an error) while its error series
+    stay quiet.  The slow edge explains frontend's latency, and so its timeout logs."""
+    edges = [DependencyEdge("frontend", s) for s in ("cart", "ads", "catalog", "currency",
+                                                     "shipping", "checkout")]
+    anoms = [
+        anomaly("SERVICE", "frontend", "aiops_red_duration_p50_seconds", score=320.0, at_s=15,
+                actual=0.280, expected=0.014, service="frontend"),
+        anomaly("EDGE", "frontend->cart", "aiops_edge_duration_p95_seconds", score=100.0,
+                at_s=15, actual=0.270, expected=0.020, source="frontend", target="cart"),
+    ]
+    logs = [LogEvent("SERVICE", "frontend", "t1", "could not retrieve cart: <*>", count=30,
+                     baseline_count=0, is_error=True, service="frontend")]
+    ranked = rank(IncidentContext("inc-delay", "c1", anoms, edges, log_events=logs))
+    assert ranked[0]["entity"] == "cart"
+    quiet = rank(IncidentContext("inc-delay", "c1", anoms[:1], edges, log_events=logs))
+    assert quiet[0]["entity"] == "frontend"  # nothing explains it: its logs count in full
+
+
 def test_a_service_log_event_counts_once() -> None:
     """A service's own log stream (entity SERVICE, service the same) is one piece of
     evidence, not two."""
