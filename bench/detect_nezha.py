@@ -50,10 +50,12 @@ def worker_config() -> StageConfig:
     """The StageConfig ``aiops detect`` builds from default settings (no AIOPS_ env)."""
     fields = Settings.model_fields
     s = {k: fields[k].default for k in ("detect_sensitivity", "detect_warmup",
-                                         "detect_cooldown_s", "detect_stale_s",
+                                         "detect_cooldown_s", "detect_escalate_ratio",
+                                         "detect_stale_s",
                                          "detect_ptp_offset_ns", "detect_seasonal_bins")}
     return StageConfig(sensitivity=s["detect_sensitivity"], warmup=s["detect_warmup"],
                        cooldown_ms=int(s["detect_cooldown_s"] * 1000),
+                       escalate=s["detect_escalate_ratio"],
                        stale_ms=int(s["detect_stale_s"] * 1000),
                        ptp_offset_ns=s["detect_ptp_offset_ns"],
                        seasonal_bins=s["detect_seasonal_bins"])
@@ -64,7 +66,8 @@ def alerts(ts_ms: np.ndarray, values: np.ndarray, cfg: StageConfig) -> np.ndarra
     n = values.shape[1]
     det = MetricDetector(n, sensitivity=cfg.sensitivity, warmup=cfg.warmup,
                          seasonal_bins=cfg.seasonal_bins, **cfg.detector)
-    gate = AlertGate(n, z_on=cfg.z_on, z_off=0.5 * cfg.z_on, cooldown_ms=cfg.cooldown_ms)
+    gate = AlertGate(n, z_on=cfg.z_on, z_off=0.5 * cfg.z_on, cooldown_ms=cfg.cooldown_ms,
+                     escalate=cfg.escalate)
     day_ms = 86_400_000
     fire = np.zeros(values.shape, dtype=bool)
     for t in range(values.shape[0]):
@@ -138,7 +141,8 @@ def summarise(cfg: StageConfig, window_min: int, verbose: bool = False) -> dict:
     return {
         "window_min": window_min,
         "detector": {"sensitivity": cfg.sensitivity, "z_on": cfg.z_on, "warmup": cfg.warmup,
-                     "cooldown_ms": cfg.cooldown_ms, "seasonal_bins": cfg.seasonal_bins},
+                     "cooldown_ms": cfg.cooldown_ms, "escalate": cfg.escalate,
+                     "seasonal_bins": cfg.seasonal_bins},
         "faults": len(rows), "detected": sum(r["detected"] for r in rows),
         "detected_ratio": ratio(rows),
         "mean_delay_min": round(float(np.mean(delays)), 2) if delays else None,

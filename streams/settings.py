@@ -350,6 +350,10 @@ class Settings(BaseSettings):
     detect_cooldown_s: float = Field(
         default=300.0, description="Quiet time per series after an alert episode."
     )
+    detect_escalate_ratio: float = Field(
+        default=10.0, description="A series that is alerting or cooling down alerts again when "
+        "its z reaches this many times the peak z of that episode (0: never)."
+    )
     detect_stale_s: float = Field(
         default=3600.0, description="Series without samples for this long are evicted."
     )

@@ -39,7 +39,8 @@ def run(
     s = get_settings()
     stage = StageConfig(
         sensitivity=s.detect_sensitivity, warmup=s.detect_warmup,
-        cooldown_ms=int(s.detect_cooldown_s * 1000), stale_ms=int(s.detect_stale_s * 1000),
+        cooldown_ms=int(s.detect_cooldown_s * 1000), escalate=s.detect_escalate_ratio,
+        stale_ms=int(s.detect_stale_s * 1000),
         ptp_offset_ns=s.detect_ptp_offset_ns, seasonal_bins=s.detect_seasonal_bins)
     config = WorkerConfig(
         bootstrap=LocalStack(s).kafka_bootstrap(), group=group or s.detect_group,

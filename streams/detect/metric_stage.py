@@ -59,6 +59,7 @@ class StageConfig:
     sensitivity: str = "MEDIUM"
     warmup: int = 30
     cooldown_ms: int = 300_000
+    escalate: float = 10.0  # an active/cooling series fires again at this x its episode's peak z
     stale_ms: int = 3_600_000
     ptp_offset_ns: float = 100.0
     seasonal_bins: int = 0
@@ -157,7 +158,7 @@ class MetricStage:
         self.baseline = Baseline(self.registry.capacity)
         z_on = config.z_on
         self.gate = AlertGate(self.registry.capacity, z_on=z_on, z_off=0.5 * z_on,
-                              cooldown_ms=config.cooldown_ms)
+                              cooldown_ms=config.cooldown_ms, escalate=config.escalate)
         self.rules = CnfRules(config.ptp_offset_ns)
         self.hist = HistogramQuantiles()
         self.ptp = PtpPorts()

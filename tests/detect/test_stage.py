@@ -36,6 +36,25 @@ def test_spike_detected_with_entity_and_band() -> None:
     assert stage.live_series() == 3 * 21
 
 
+@pytest.mark.parametrize("escalate", [10.0, 0.0])
+def test_a_far_stronger_event_is_not_hidden_by_a_weak_ones_cooldown(escalate: float) -> None:
+    """A weak dip fires and starts a cooldown; a hundredfold spike three scrapes later is
+    a new event (its own anomaly, its own start), not an echo of the dip.  With escalation
+    off the cooldown swallows it."""
+    data = Targets(1, 1)
+    stage = MetricStage(StageConfig(warmup=20, cooldown_ms=10 * STEP_MS, escalate=escalate),
+                        capacity=4)
+    _run(stage, data, range(0, 150))
+    values = {150: 85.0, 153: 10_000.0}
+    found = []
+    for k in range(150, 156):
+        found += [(a["type"], a["start_ts"] // STEP_MS)
+                  for a in stage.process([data.payload(0, k, values.get(k))]).anomalies
+                  if a["name"] == "app_latency_0"]
+    assert found[0] == ("DROP", 150)
+    assert found[1:] == ([("SPIKE", 153)] if escalate else [])
+
+
 def test_counter_is_detected_on_its_rate() -> None:
     data = Targets(1, 1)
     stage = MetricStage(StageConfig(warmup=20), capacity=4)
