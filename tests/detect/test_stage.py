@@ -8,6 +8,7 @@ import pytest
 from schemas.batches import metric_batch
 from schemas.codec import Codec
 from streams.detect.columnar import decode_columns
+from streams.detect.cooldown import AlertGate
 from streams.detect.metric_stage import MetricStage, StageConfig
 from tests.detect.data import STEP_MS, Targets
 
@@ -119,6 +120,20 @@ def test_checkpoint_bytes_round_trip_keeps_warm_state() -> None:
     assert restored.live_series() == stage.live_series()
     twin = _run(restored, data, range(120, 121), spike_at=120)
     assert [a["name"] for a in twin].count("app_latency_0") == 2
+
+
+def test_gate_peak_survives_a_checkpoint_and_older_checkpoints_load() -> None:
+    """The escalation peak is checkpointed; a checkpoint written before it existed loads
+    with no peak known (0), so the restored gate behaves as the old one did."""
+    gate = AlertGate(4, z_on=2.5, z_off=1.25, cooldown_ms=1000, escalate=10.0)
+    gate.step(np.array([1]), np.array([4.0]), np.array([10]))
+    state = gate.state_dict(4)
+    restored = AlertGate(4, z_on=2.5, z_off=1.25, cooldown_ms=1000, escalate=10.0)
+    restored.load_state_dict(state)
+    assert restored.peak[1] == 4.0
+    old = AlertGate(4, z_on=2.5, z_off=1.25, cooldown_ms=1000, escalate=10.0)
+    old.load_state_dict({k: v for k, v in state.items() if k != "peak"})
+    assert bool(old.active[1]) and old.peak[1] == 0.0
 
 
 def test_duplicate_series_in_one_batch_processed_in_time_order() -> None:
