@@ -49,7 +49,7 @@ class AlertGate:
         peak = self.peak[slots]
         fire = ~active & (ts >= until) & (z >= self.z_on)
         if self.escalate > 0:
-            held = active | (ts < until)
+            held = (active | (ts < until)) & (peak > 0)  # 0: no peak known (old checkpoint)
             fire |= held & (z >= self.z_on) & (z >= self.escalate * peak)
         still = np.where(active & ~fire, z >= self.z_off, fire)
         self.active[slots] = still

@@ -134,6 +134,8 @@ def test_gate_peak_survives_a_checkpoint_and_older_checkpoints_load() -> None:
     old = AlertGate(4, z_on=2.5, z_off=1.25, cooldown_ms=1000, escalate=10.0)
     old.load_state_dict({k: v for k, v in state.items() if k != "peak"})
     assert bool(old.active[1]) and old.peak[1] == 0.0
+    # a held series with no known peak does not escalate
+    assert not old.step(np.array([1]), np.array([50.0]), np.array([20]))[0]
 
 
 def test_duplicate_series_in_one_batch_processed_in_time_order() -> None:
