@@ -230,8 +230,23 @@ def run_case(kind: str, seed: int, cfg: HarnessConfig = SIM_CONFIG, clusters: in
         if p.service:
             pods.setdefault(f"{p.namespace}/{p.service}", []).append(p.entity)
     ctx = IncidentContext(f"{kind}@{seed}", cluster.name, anomalies + t_anoms, edges,
-                          log_events(outs, t0, cfg), exemplars, t0, t0 + cfg.after_ms, pods)
+                          log_events(outs, t0, cfg), exemplars, t0, t0 + cfg.after_ms, pods,
+                          _node_services(outs, t0 - 60_000, t0 + cfg.after_ms))
     return SimCase(kind, seed, fault, cluster, ctx)
+
+
+def _node_services(outs: list[TickOutput], start_ms: int, end_ms: int) -> dict[str, list[str]]:
+    """Placement as the live RCA reads it: node -> services serving (SERVER spans) on it
+    in the window, from the spans' resources."""
+    placed: dict[str, set[str]] = {}
+    for o in outs:
+        for s in o.spans:
+            res = s["resource"]
+            node = res.get("k8s.node.name")
+            if node and s["kind"] == "SERVER" and start_ms <= s["start_ns"] // 1_000_000 <= end_ms:
+                placed.setdefault(node, set()).add(
+                    f"{res.get('k8s.namespace.name', '')}/{s['service']}")
+    return {n: sorted(v) for n, v in placed.items()}
 
 
 KINDS: tuple[str, ...] = tuple(CATALOGUE)

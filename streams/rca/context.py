@@ -72,6 +72,9 @@ class IncidentContext:
     pods: dict[str, list[str]] = field(default_factory=dict)
     """Inventory: service -> its pods (``namespace/pod`` or ``pod``), so a pod with no
     anomaly of its own can still be ranked through its service's evidence."""
+    node_services: dict[str, list[str]] = field(default_factory=dict)
+    """Placement: node -> the services (``namespace/service``) serving requests from pods
+    on it, so a node's network signal can be told apart from one service's."""
 
     def __post_init__(self) -> None:
         for i, a in enumerate(self.anomalies):

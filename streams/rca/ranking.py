@@ -16,6 +16,8 @@ Score of a candidate (all weights are the global :class:`RankingConfig`, never p
    callee that explains by latency alone explains the share of the caller's slowdown
    (in ms) that its own slowdown covers;
 4. **onset**: earlier onsets get a bonus decaying with ``onset_tau_ms``;
+   A node's network signal confined to the calls into one of its services (of two or
+   more serving on it) is credited to that service the same way;
 5. **logs and traces**: novel templates, error bursts and exemplar failing spans (a
    service's error logs discounted like its error series, or its latency, where a callee
    explains them: a timeout is a slow call logged as an error);
@@ -145,6 +147,39 @@ def _share_service_evidence(cands: dict[EntityRef, _Cand],
 def _top(records: list[tuple[float, dict[str, Any]]], n: int) -> list[dict[str, Any]]:
     ordered = sorted(records, key=lambda t: (-t[0], t[1]["kind"], t[1]["ref"]))
     return [r for _, r in ordered[:n]]
+
+
+def _service_over_node(ctx: IncidentContext, cands: dict[EntityRef, _Cand],
+                       by_service: dict[str, list[_Cand]],
+                       strongest: dict[tuple[str, str, Signal, bool], tuple[float, Any]],
+                       cfg: RankingConfig) -> dict[EntityRef, float]:
+    """A node's network signal (retransmissions, drops) confined to the calls into one of
+    the services it hosts speaks about that service (its pods' network path), not the node:
+    of two or more services serving requests on the node, only that one has failing
+    incoming calls (lost packets fail calls; where no call into the node's services fails,
+    slow calls count instead).  A faulty NIC would fail the calls into all of them.  The
+    node's network evidence is discounted and credited to the service, as a callee is
+    credited over its callers; returns the discount per node."""
+    into = {sig: {v for (_u, v, s, _srv) in strongest if s is sig} for sig in _EXPLAINABLE}
+    w = cfg.weights
+    out: dict[EntityRef, float] = {}
+    for ref, c in sorted(cands.items(), key=lambda t: t[0].entity):
+        mag = c.by_signal.get(Signal.NETWORK, 0.0)
+        hosted = ctx.node_services.get(ref.entity, ()) if ref.entity_type == "NODE" else ()
+        hit = ([s for s in hosted if s in into[Signal.ERRORS]]
+               or [s for s in hosted if s in into[Signal.LATENCY]])
+        if mag <= 0.0 or len(hosted) < 2 or len(hit) != 1 or not by_service.get(hit[0]):
+            continue
+        out[ref] = cfg.explained_discount
+        moved = cfg.explain_credit * w[Signal.NETWORK] * mag
+        rec = evidence("TOPOLOGY", f"{ref.entity}->{hit[0]}",
+                       f"network signal of node {ref.entity} confined to the calls into "
+                       f"{hit[0]} (1 of {len(hosted)} services serving on it)",
+                       c.onset.get(Signal.NETWORK), moved)
+        for sc in by_service[hit[0]]:
+            sc.extra += moved
+            sc.topo_records.append((moved, rec))
+    return out
 
 
 def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict[str, Any]]:
@@ -310,6 +345,8 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
                     c.extra += moved
                     c.topo_records.append((moved, rec))
 
+    node_discount = _service_over_node(ctx, cands, by_service, strongest, cfg)
+
     # 4-5. logs and traces.  A service's error logs are a symptom like its error series:
     # where a callee explains its errors, or its latency (a timeout is a slow call logged as
     # an error), they are discounted the same way.
@@ -361,6 +398,8 @@ def rank(ctx: IncidentContext, config: RankingConfig | None = None) -> list[dict
         score = c.extra
         for sig, mag in c.by_signal.items():
             d = discount.get((c.service or "", sig), 0.0) if sig in SYMPTOMS else 0.0
+            if sig is Signal.NETWORK:
+                d = max(d, node_discount.get(c.ref, 0.0))
             score += w.get(sig, 0.3) * mag * (1.0 - d)
         if c.by_signal and c.first_onset is not None:
             score += cfg.onset_weight * math.exp(-(c.first_onset - t0) / cfg.onset_tau_ms)

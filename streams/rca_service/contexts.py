@@ -81,8 +81,9 @@ def build(incident: Mapping[str, Any], reader: HistoryReader, lookback_ms: int,
                              max(lookback_ms, end - start))
     traces = [replace(tr, service=qualify(svc, known))
               for svc, tr in reader.traces(cluster, sorted(known), start, end)]
+    nodes = sorted({str(a["entity"]) for a in anomalies if a["entity_type"] == "NODE"})
     ctx = IncidentContext(
         incident_id=str(incident["incident_id"]), cluster=cluster, anomalies=anomalies,
         edges=edges, log_events=logs, traces=traces, window_start_ts=start,
-        window_end_ts=end)
+        window_end_ts=end, node_services=reader.node_services(cluster, nodes, start, end))
     return BuiltContext(ctx, missing, (time.perf_counter() - started) * 1000.0)

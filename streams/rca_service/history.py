@@ -26,6 +26,7 @@ from streams.rca.context import LogEvent, TraceEvidence
 
 MAX_LOG_EVENTS = 200
 MAX_TRACES = 50
+MAX_PLACEMENT = 10_000
 MAX_EDGES = 2000
 #: Score of a rule breach: a certain event, as strong as the strongest detection.
 RULE_SCORE = 1e6
@@ -146,6 +147,26 @@ class HistoryReader:
             service = f"{ns}/{app}" if app else str(ns)
             out.append(LogEvent("SERVICE", service, str(tid), str(example)[:300], int(n),
                                 int(base), _ms(first), bool(err), service))
+        return out
+
+    def node_services(self, cluster: str, nodes: Sequence[str], start_ms: int, end_ms: int
+                      ) -> dict[str, list[str]]:
+        """Placement from the spans' resources: node -> services (``namespace/service``)
+        whose pods on that node served requests (SERVER/CONSUMER spans) in the window."""
+        if not nodes:
+            return {}
+        result = self.client.query(
+            "SELECT DISTINCT resources['k8s.node.name'] AS node, namespace, service "
+            f"FROM `{self.db}`.spans "
+            "WHERE cluster = {c:String} AND node IN {n:Array(String)} "
+            "AND kind IN ('SERVER', 'CONSUMER') "
+            "AND timestamp >= fromUnixTimestamp64Milli({s:Int64}) "
+            "AND timestamp <= fromUnixTimestamp64Milli({e:Int64}) "
+            f"ORDER BY node, namespace, service LIMIT {MAX_PLACEMENT}",
+            parameters={"c": cluster, "n": list(nodes), "s": start_ms, "e": end_ms})
+        out: dict[str, list[str]] = {}
+        for node, ns, svc in result.result_rows:
+            out.setdefault(str(node), []).append(f"{ns}/{svc}" if ns else str(svc))
         return out
 
     def traces(self, cluster: str, services: Sequence[str], start_ms: int, end_ms: int

@@ -254,6 +254,41 @@ def test_a_callers_timeout_logs_are_discounted_like_its_latency() -> None:
     assert quiet[0]["entity"] == "frontend"  # nothing explains it: its logs count in full
 
 
+def _lossy_cart(node_services: dict[str, list[str]], also_failing: str = "",
+                also: str = "aiops_edge_error_ratio") -> list[dict]:
+    """Packet loss on the calls into cart: its node's TCP retransmissions soar."""
+    edges = [DependencyEdge("frontend", s) for s in ("cart", "catalog", "currency")]
+    anoms = [
+        anomaly("NODE", "worker-1", "node_netstat_Tcp_RetransSegs", score=60_000.0, at_s=15,
+                node="worker-1"),
+        anomaly("SERVICE", "frontend", "aiops_red_error_ratio", score=70.0, at_s=15,
+                service="frontend"),
+        anomaly("EDGE", "frontend->cart", "aiops_edge_error_ratio", score=40.0, at_s=15,
+                source="frontend", target="cart"),
+    ]
+    if also_failing:
+        anoms.append(anomaly("EDGE", f"frontend->{also_failing}", also, score=40.0, at_s=15,
+                             source="frontend", target=also_failing))
+    return rank(IncidentContext("inc-loss", "c1", anoms, edges, node_services=node_services))
+
+
+def test_a_nodes_network_signal_confined_to_one_service_is_that_services() -> None:
+    """Of the services serving on worker-1 only cart's calls fail: the retransmissions are
+    cart's network path, so cart ranks first.  Without placement, or when the calls into
+    another service on the node fail too (a bad NIC), the node does; a merely slower call
+    into another service does not count against failing calls."""
+    both = {"worker-1": ["cart", "catalog"]}
+    ranked = _lossy_cart(both)
+    assert ranked[0]["entity"] == "cart"
+    assert any("confined to the calls into cart" in e["description"]
+               for e in ranked[0]["evidence"])
+    assert _lossy_cart({})[0]["entity"] == "worker-1"
+    assert _lossy_cart({"worker-1": ["cart"]})[0]["entity"] == "worker-1"
+    assert _lossy_cart(both, also_failing="catalog")[0]["entity"] == "worker-1"
+    slower = _lossy_cart(both, "catalog", also="aiops_edge_duration_p95_seconds")
+    assert slower[0]["entity"] == "cart"
+
+
 def test_a_service_log_event_counts_once() -> None:
     """A service's own log stream (entity SERVICE, service the same) is one piece of
     evidence, not two."""

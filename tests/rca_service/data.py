@@ -68,11 +68,13 @@ def incident(cluster: str, iid: str, version: int, anomalies: list[dict[str, Any
 
 
 def insert_span(client: Any, database: str, cluster: str, trace_id: str, service: str,
-                namespace: str, pod: str, at_ms: int, duration_ms: float, error: bool) -> None:
+                namespace: str, pod: str, at_ms: int, duration_ms: float, error: bool,
+                node: str = "", kind: str = "SERVER") -> None:
+    resources = {"k8s.pod.name": pod} | ({"k8s.node.name": node} if node else {})
     client.insert(f"`{database}`.spans", [[
-        dt(at_ms), cluster, trace_id, f"{trace_id}-1", "", service, "GET /", "SERVER",
+        dt(at_ms), cluster, trace_id, f"{trace_id}-1", "", service, "GET /", kind,
         int(duration_ms * 1e6), "ERROR" if error else "OK", "", namespace, {},
-        {"k8s.pod.name": pod}, "test"]],
+        resources, "test"]],
         column_names=["timestamp", "cluster", "trace_id", "span_id", "parent_span_id",
                       "service", "operation", "kind", "duration_ns", "status_code",
                       "status_message", "namespace", "attributes", "resources", "source"])
