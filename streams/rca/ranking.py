@@ -15,9 +15,9 @@ Score of a candidate (all weights are the global :class:`RankingConfig`, never p
    per request, no later than the caller) are discounted and credited to the callee; a
    callee that explains by latency alone explains the share of the caller's slowdown
    (in ms) that its own slowdown covers;
+   a node's network signal confined to the failing calls into one of the services serving
+   on it (of two or more) is credited to that service the same way;
 4. **onset**: earlier onsets get a bonus decaying with ``onset_tau_ms``;
-   A node's network signal confined to the calls into one of its services (of two or
-   more serving on it) is credited to that service the same way;
 5. **logs and traces**: novel templates, error bursts and exemplar failing spans (a
    service's error logs discounted like its error series, or its latency, where a callee
    explains them: a timeout is a slow call logged as an error);
