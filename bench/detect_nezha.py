@@ -48,17 +48,7 @@ MINUTE_MS = 60_000
 
 def worker_config() -> StageConfig:
     """The StageConfig ``aiops detect`` builds from default settings (no AIOPS_ env)."""
-    fields = Settings.model_fields
-    s = {k: fields[k].default for k in ("detect_sensitivity", "detect_warmup",
-                                         "detect_cooldown_s", "detect_escalate_ratio",
-                                         "detect_stale_s",
-                                         "detect_ptp_offset_ns", "detect_seasonal_bins")}
-    return StageConfig(sensitivity=s["detect_sensitivity"], warmup=s["detect_warmup"],
-                       cooldown_ms=int(s["detect_cooldown_s"] * 1000),
-                       escalate=s["detect_escalate_ratio"],
-                       stale_ms=int(s["detect_stale_s"] * 1000),
-                       ptp_offset_ns=s["detect_ptp_offset_ns"],
-                       seasonal_bins=s["detect_seasonal_bins"])
+    return StageConfig.from_settings(Settings.model_construct())  # defaults, no env read
 
 
 def alerts(ts_ms: np.ndarray, values: np.ndarray, cfg: StageConfig) -> np.ndarray:

@@ -37,11 +37,7 @@ def run(
     from streams.logs_setup import get_logger
 
     s = get_settings()
-    stage = StageConfig(
-        sensitivity=s.detect_sensitivity, warmup=s.detect_warmup,
-        cooldown_ms=int(s.detect_cooldown_s * 1000), escalate=s.detect_escalate_ratio,
-        stale_ms=int(s.detect_stale_s * 1000),
-        ptp_offset_ns=s.detect_ptp_offset_ns, seasonal_bins=s.detect_seasonal_bins)
+    stage = StageConfig.from_settings(s)
     config = WorkerConfig(
         bootstrap=LocalStack(s).kafka_bootstrap(), group=group or s.detect_group,
         metrics_topic=metrics_topic, gpu_topic=gpu_topic or None,

@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from streams.detect.registry import SeriesRegistry
 from streams.detect.rules_cnf import NONE, CnfRules, rule_code
 from streams.detect.subset import SubsetDetector
 from streams.detectors import MetricDetector, Sensitivity
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 DAY_MS = 86_400_000
 CUMULATIVE = 1  # kind bit: the series is a counter (or histogram/summary _sum/_count/_bucket)
@@ -69,6 +72,14 @@ class StageConfig:
     @property
     def z_on(self) -> float:
         return Sensitivity[self.sensitivity.upper()].z
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> StageConfig:
+        """The settings ``aiops detect`` runs with, from a :class:`~streams.settings.Settings`."""
+        return cls(sensitivity=s.detect_sensitivity, warmup=s.detect_warmup,
+                   cooldown_ms=int(s.detect_cooldown_s * 1000),
+                   escalate=s.detect_escalate_ratio, stale_ms=int(s.detect_stale_s * 1000),
+                   ptp_offset_ns=s.detect_ptp_offset_ns, seasonal_bins=s.detect_seasonal_bins)
 
 
 @dataclass

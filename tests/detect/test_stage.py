@@ -10,6 +10,7 @@ from schemas.codec import Codec
 from streams.detect.columnar import decode_columns
 from streams.detect.cooldown import AlertGate
 from streams.detect.metric_stage import MetricStage, StageConfig
+from streams.settings import Settings
 from tests.detect.data import STEP_MS, Targets
 
 
@@ -195,3 +196,14 @@ def test_valid_avro_with_ragged_columns_is_dead_lettered() -> None:
     assert sorted(i for i, _ in res.dead) == [0, 2]
     assert all("column lengths differ" in r for _, r in res.dead)
     assert stage.live_series() == 4 and res.samples == 4
+
+
+def test_stage_config_from_settings() -> None:
+    """`aiops detect` and the benches build the stage from one place: every detect_* knob
+    arrives, in the stage's units."""
+    cfg = StageConfig.from_settings(Settings(
+        detect_sensitivity="HIGH", detect_warmup=7, detect_cooldown_s=60.0,
+        detect_escalate_ratio=4.0, detect_stale_s=120.0, detect_ptp_offset_ns=50.0,
+        detect_seasonal_bins=24))
+    assert (cfg.sensitivity, cfg.warmup, cfg.cooldown_ms, cfg.escalate, cfg.stale_ms,
+            cfg.ptp_offset_ns, cfg.seasonal_bins) == ("HIGH", 7, 60_000, 4.0, 120_000, 50.0, 24)
